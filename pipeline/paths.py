@@ -1,0 +1,15 @@
+"""Where the bundled data and the default model live (resolved from the checkout)."""
+from __future__ import annotations
+
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+CORPUS = ROOT / "corpus"
+THESIS = CORPUS / "thesis"
+INTERVIEWS = THESIS / "interviews"
+CODED_PASSAGES = THESIS / "coded_passages.jsonl"
+COMPANY_RATINGS = THESIS / "company_ratings.csv"
+CODEBOOK = THESIS / "codebook.json"
+REFI_SCHEMAS = CORPUS / "refi-qda"
+MODELS = ROOT / "models"
+DEFAULT_MODEL = MODELS / "default"
