@@ -1,0 +1,5 @@
+import sys
+
+from intcap.cli import main
+
+sys.exit(main())

@@ -1,0 +1,38 @@
+"""The ``intcap`` command: registers one module per subcommand, nothing else.
+
+Each command module defines ``add_parser(subparsers)`` and ``run(args) -> int``.
+"""
+from __future__ import annotations
+
+import argparse
+import importlib
+import sys
+
+from pipeline.errors import IntcapError
+
+COMMANDS = ("code", "train", "evaluate")
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="intcap", description=__doc__.splitlines()[0])
+    sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+    for name in COMMANDS:
+        module = importlib.import_module(f"intcap.cli.{name}_cmd")
+        module.add_parser(sub).set_defaults(handler=module.run)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    try:
+        return int(args.handler(args) or 0)
+    except IntcapError as error:
+        print(f"intcap: error: {error}", file=sys.stderr)
+        return 1
+    except KeyboardInterrupt:
+        print("intcap: interrupted", file=sys.stderr)
+        return 130
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,36 @@
+"""intcap evaluate: leave-one-company-out agreement with the thesis's hand coding."""
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+
+def add_parser(sub):
+    p = sub.add_parser("evaluate", help="leave-one-company-out evaluation on corpus/thesis", description=__doc__)
+    p.add_argument("--json", type=Path, default=None, help="also write the full results as JSON to this file")
+    return p
+
+
+def format_table(result: dict) -> str:
+    rows = [("method", "NET", "ENT", "ABS", "PRI", "mean κ", "macro-F1", "valence acc", "passages/s")]
+    for name, r in [("intcap (default)", result["loco"])] + [(f"baseline: {k}", v) for k, v in result["baselines"].items()]:
+        rows.append((name, *(f"{r['kappa'][c]:.3f}" for c in ("NET", "ENT", "ABS", "PRI")),
+                     f"{r['mean_kappa']:.3f}", f"{r['macro_f1']:.3f}", f"{r['valence_accuracy']:.3f}",
+                     f"{r['passages_per_s']:.0f}"))
+    widths = [max(len(row[i]) for row in rows) for i in range(len(rows[0]))]
+    lines = ["  ".join(cell.ljust(w) for cell, w in zip(row, widths)) for row in rows]
+    p = result["profiles"]
+    lines.append(f"profiles (from held-out codings): Spearman network {p['spearman_network']:.3f}, "
+                 f"entrepreneurship {p['spearman_entrepreneurship']:.3f}; P7 focus {p['p7_matches']}/{p['companies']}")
+    return "\n".join(lines)
+
+
+def run(args) -> int:
+    from pipeline.evaluate import run_evaluation
+    from pipeline.outputs import write_json
+
+    result = run_evaluation()
+    print(format_table(result))
+    if args.json:
+        write_json(args.json, result)
+    return 0

@@ -1,0 +1,25 @@
+"""intcap train: fit the coder on the thesis's hand-coded examples plus any extra JSONL."""
+from __future__ import annotations
+
+from pathlib import Path
+
+from intcap.cli.options import add_model_dir
+
+
+def add_parser(sub):
+    p = sub.add_parser("train", help="train a model on hand-coded examples", description=__doc__)
+    p.add_argument("--examples", type=Path, nargs="*", default=[],
+                   help="extra hand-coded JSONL files (same format as corpus/thesis/coded_passages.jsonl)")
+    add_model_dir(p)
+    p.add_argument("--encoder", default=None, help="sentence encoder (default: the shipped default's)")
+    return p
+
+
+def run(args) -> int:
+    from pipeline.coder import CoderSettings
+    from pipeline.train import train_model
+
+    settings = CoderSettings(encoder=args.encoder) if args.encoder else None
+    version = train_model(args.model_dir, extra=args.examples, settings=settings)
+    print(f"trained model {version} -> {args.model_dir}")
+    return 0

@@ -1,0 +1,136 @@
+"""The coding job as plain functions: files in, results folder out (Prefect-free).
+
+``flows/code_corpus.py`` orchestrates exactly these functions; ``code_folder`` is the
+same job without Prefect, used by tests, benchmarks and ``intcap code --no-prefect``.
+"""
+from __future__ import annotations
+
+import datetime as dt
+import sys
+from collections.abc import Callable, Iterable, Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from tqdm import tqdm
+
+from pipeline.coder import PassageCoder
+from pipeline.errors import IngestError
+from pipeline.ingest import discover, read_source
+from pipeline.outputs import PassageWriter, write_json, write_profiles, write_source
+from pipeline.profile import ProfileSettings, build_profiles
+from pipeline.records import Coding, Passage, Profile, Transcript
+from pipeline.report import render_report, write_report
+from pipeline.segment import segment
+
+
+@dataclass
+class RunSummary:
+    """What a coding run did; ``failures`` name each bad file and its problem."""
+
+    out_dir: str
+    model_version: str
+    files: int = 0
+    transcripts: int = 0
+    passages: int = 0
+    companies: int = 0
+    failures: list[dict] = field(default_factory=list)
+    started: str = field(default_factory=lambda: dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds"))
+
+    @property
+    def ok(self) -> bool:
+        return not self.failures
+
+    def fail(self, error: IngestError) -> None:
+        self.failures.append({"file": error.path, "problem": error.problem})
+
+
+def batched(items: list, size: int) -> Iterator[list]:
+    for i in range(0, len(items), size):
+        yield items[i:i + size]
+
+
+def read_batch(paths: Iterable[Path], root: Path, manifest: dict, summary: RunSummary) -> list[Transcript]:
+    """Read files, recording each failure and carrying on with the rest."""
+    transcripts = []
+    for path in paths:
+        try:
+            transcripts.extend(read_source(path, root=root, manifest=manifest))
+        except IngestError as error:
+            summary.fail(error)
+    return transcripts
+
+
+def segment_batch(transcripts: Iterable[Transcript]) -> list[Passage]:
+    return [p for t in transcripts for p in segment(t)]
+
+
+def code_batch(coder: PassageCoder, passages: list[Passage]) -> list[Coding]:
+    return coder.code(passages)
+
+
+def profile_settings(coder: PassageCoder) -> ProfileSettings:
+    settings = ProfileSettings()
+    if coder.info.get("base_rates"):
+        settings.base_rates = dict(coder.info["base_rates"])
+    return settings
+
+
+def finish_run(out_dir: Path, coder: PassageCoder, codings: list[Coding], summary: RunSummary) -> list[Profile]:
+    """Profiles, report and the run record, once every passage is written."""
+    profiles = build_profiles(codings, profile_settings(coder))
+    summary.companies = len(profiles)
+    write_profiles(out_dir, profiles)
+    write_report(out_dir / "report.html", render_report(profiles, codings, model_version=coder.version))
+    write_json(out_dir / "run.json", {
+        "model_version": coder.version, "encoder": coder.info.get("encoder", coder.encoder.name),
+        **{k: v for k, v in vars(summary).items()},
+    })
+    return profiles
+
+
+def corpus_root(corpus: Path) -> Path:
+    return corpus if corpus.is_dir() else corpus.parent
+
+
+@dataclass
+class Steps:
+    """The stage functions a run calls; a Prefect flow swaps in task-wrapped versions."""
+
+    read: Callable = read_batch
+    segment: Callable = segment_batch
+    code: Callable = code_batch
+    finish: Callable = finish_run
+
+
+def code_folder(corpus: Path, out_dir: Path, coder: PassageCoder, *, batch_size: int = 16,
+                steps: Steps | None = None, show_progress: bool = False) -> RunSummary:
+    """Code every transcript under ``corpus`` (a folder or one file) into ``out_dir``."""
+    steps = steps or Steps()
+    corpus, out_dir = Path(corpus), Path(out_dir)
+    summary = RunSummary(str(out_dir), coder.version)
+    files, manifest, errors = discover(corpus)
+    for error in errors:
+        summary.fail(error)
+    summary.files = len(files)
+    writer = PassageWriter(out_dir)
+    codings: list[Coding] = []
+    bar = tqdm(total=len(files), unit="file", desc="coding", disable=not show_progress, file=sys.stderr)
+    try:
+        for paths in batched(files, batch_size):
+            transcripts = steps.read(paths, corpus_root(corpus), manifest, summary)
+            for t in transcripts:
+                write_source(out_dir, t)
+            batch = steps.code(coder, steps.segment(transcripts))
+            writer.write(batch)
+            codings.extend(batch)
+            summary.transcripts += len(transcripts)
+            bar.update(len(paths))
+    except BaseException:
+        writer.close(failed=True)
+        raise
+    finally:
+        bar.close()
+    writer.close()
+    summary.passages = writer.count
+    steps.finish(out_dir, coder, codings, summary)
+    return summary

