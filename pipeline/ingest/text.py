@@ -1,0 +1,163 @@
+"""Plain text and Markdown: paragraphs, headings and speaker turns.
+
+Paragraphs are separated by blank lines (any mix of \\n, \\r\\n and \\r). When
+most paragraphs open with a speaker label the text is read as speaker turns;
+a turn's offsets then cover the utterance only, never the label.
+"""
+from __future__ import annotations
+
+import re
+from collections import Counter
+from dataclasses import dataclass
+from typing import Iterator
+
+from pipeline.ingest.base import SourceInfo, stripped_span
+from pipeline.ingest.decode import decode_text
+from pipeline.ingest.speakers import match_label
+from pipeline.records import Role, Transcript, Turn
+
+_BREAK = re.compile(r"\r\n|\r|\n")
+# A line break followed by one or more whitespace-only lines.
+_PARA_SEP = re.compile(r"(?:\r\n|\r|\n)(?:[ \t\f\v]*(?:\r\n|\r|\n))+")
+_ATX = re.compile(r" {0,3}#{1,6}(?:[ \t]+|$)")
+_ATX_CLOSE = re.compile(r"[ \t]+#+[ \t]*$")
+# Speaker detection looks at this many paragraphs: enough to be sure, and
+# keeps a 200 MB file from being scanned twice.
+_DETECT_BLOCKS = 2000
+
+
+@dataclass(frozen=True)
+class Block:
+    """A paragraph (or a heading line) of the stored text."""
+
+    start: int
+    end: int
+    heading: bool = False
+
+
+def lines(text: str, start: int, end: int) -> Iterator[tuple[int, int]]:
+    """(start, end) of each line in text[start:end], line breaks excluded."""
+    pos = start
+    for m in _BREAK.finditer(text, start, end):
+        yield pos, m.start()
+        pos = m.end()
+    if pos < end:
+        yield pos, end
+
+
+def paragraph_blocks(text: str) -> list[Block]:
+    """Non-empty paragraphs, stripped of surrounding whitespace."""
+    blocks: list[Block] = []
+    pos = 0
+    for m in _PARA_SEP.finditer(text):
+        _add(blocks, text, pos, m.start())
+        pos = m.end()
+    _add(blocks, text, pos, len(text))
+    return blocks
+
+
+def _add(blocks: list[Block], text: str, start: int, end: int, heading: bool = False) -> None:
+    s, e = stripped_span(text, start, end)
+    if s < e:
+        blocks.append(Block(s, e, heading))
+
+
+def markdown_blocks(text: str) -> list[Block]:
+    """Paragraphs with every ATX heading line ("# ...") split out as a heading block."""
+    out: list[Block] = []
+    for block in paragraph_blocks(text):
+        if text.find("#", block.start, block.end) == -1:
+            out.append(block)
+            continue
+        run_start = None
+        for ls, le in lines(text, block.start, block.end):
+            m = _ATX.match(text, ls, le)
+            if m is None:
+                run_start = ls if run_start is None else run_start
+                continue
+            if run_start is not None:
+                _add(out, text, run_start, ls)
+                run_start = None
+            close = _ATX_CLOSE.search(text, m.end(), le)
+            _add(out, text, m.end(), close.start() if close else le, heading=True)
+        if run_start is not None:
+            _add(out, text, run_start, block.end)
+    return out
+
+
+def is_speaker_text(text: str, blocks: list[Block]) -> bool:
+    """True when the paragraphs read as speaker turns rather than prose."""
+    body = [b for b in blocks if not b.heading][:_DETECT_BLOCKS]
+    labelled = label_lines = 0
+    speakers: Counter[str] = Counter()
+    for b in body:
+        for i, (ls, le) in enumerate(lines(text, b.start, b.end)):
+            label = match_label(text, ls, le)
+            if label is None:
+                if i == 0:
+                    break  # prose paragraph: don't scan its other lines
+                continue
+            label_lines += 1
+            speakers[label.speaker] += 1
+            labelled += i == 0
+    if label_lines < 2:
+        return False
+    repeated = sum(1 for n in speakers.values() if n >= 2)
+    # Either most paragraphs are labelled, or two speakers alternate with long
+    # unlabelled continuation paragraphs in between.
+    return 2 * labelled >= len(body) or (repeated >= 2 and 5 * labelled >= len(body))
+
+
+def turns_from_blocks(text: str, blocks: list[Block]) -> list[Turn]:
+    """Turns for paragraphs/headings, reading speaker labels when the text has them."""
+    if not is_speaker_text(text, blocks):
+        return [Turn(b.start, b.end, role="heading" if b.heading else "answer") for b in blocks]
+    return _speaker_turns(text, blocks)
+
+
+def _speaker_turns(text: str, blocks: list[Block]) -> list[Turn]:
+    turns: list[Turn] = []
+    speaker: str | None = None
+    role: Role = "answer"
+    time: str | None = None
+
+    def flush(start: int | None, end: int) -> None:
+        nonlocal time
+        if start is None:
+            return
+        s, e = stripped_span(text, start, end)
+        if s < e:
+            # Text before the first label (a title, date, names) is context, not speech.
+            turns.append(Turn(s, e, speaker, role if speaker else "heading", time))
+            time = None
+
+    for b in blocks:
+        if b.heading:
+            turns.append(Turn(b.start, b.end, role="heading"))
+            continue
+        seg_start: int | None = None
+        seg_end = b.start
+        for ls, le in lines(text, b.start, b.end):
+            label = match_label(text, ls, le)
+            if label is not None:
+                flush(seg_start, seg_end)
+                speaker, role, time = label.speaker, label.role, label.time
+                seg_start, seg_end = ls + label.body, le
+            else:
+                seg_start = ls if seg_start is None else seg_start
+                seg_end = le
+        # A paragraph without a label continues the previous speaker as its own turn.
+        flush(seg_start, seg_end)
+    return turns
+
+
+def read_text(data: bytes, info: SourceInfo) -> list[Transcript]:
+    """A .txt transcript: paragraphs, or speaker turns when labelled."""
+    text = decode_text(data, info.path)
+    return [info.transcript(text, turns_from_blocks(text, paragraph_blocks(text)))]
+
+
+def read_markdown(data: bytes, info: SourceInfo) -> list[Transcript]:
+    """A .md transcript: like text, with "# ..." lines as (uncoded) headings."""
+    text = decode_text(data, info.path)
+    return [info.transcript(text, turns_from_blocks(text, markdown_blocks(text)))]

@@ -1,0 +1,77 @@
+"""Word .docx transcripts (python-docx).
+
+The stored text is a rendering: the non-empty paragraphs joined by "\\n\\n".
+Two-column tables (speaker | utterance, a common transcript layout) render
+each row as "speaker: utterance" so speaker detection applies to them too.
+"""
+from __future__ import annotations
+
+import io
+import zipfile
+
+from pipeline.errors import IngestError
+from pipeline.ingest.base import SourceInfo
+from pipeline.ingest.text import Block, turns_from_blocks
+from pipeline.records import Transcript
+
+
+def _is_heading(paragraph) -> bool:
+    try:
+        name = paragraph.style.name or ""
+    except (KeyError, ValueError):  # a style id the document does not define
+        return False
+    return name.startswith(("Heading", "Title", "Overskrift", "Titel"))
+
+
+def _paragraphs(document) -> list[tuple[str, bool]]:
+    """(text, is_heading) for body paragraphs and table rows, in document order."""
+    from docx.table import Table
+    from docx.text.paragraph import Paragraph
+
+    out: list[tuple[str, bool]] = []
+    for item in document.iter_inner_content():
+        if isinstance(item, Paragraph):
+            out.append((item.text, _is_heading(item)))
+        elif isinstance(item, Table):
+            for row in item.rows:
+                cells = [c.text.strip() for c in row.cells]
+                cells = [c for i, c in enumerate(cells) if c and (i == 0 or c != cells[i - 1])]
+                out.append((": ".join(cells) if len(cells) == 2 else "  ".join(cells), False))
+    return out
+
+
+def _open(data: bytes, info: SourceInfo):
+    import docx
+
+    if not zipfile.is_zipfile(io.BytesIO(data)):
+        raise IngestError(info.path, "is not a Word .docx file (not a zip archive); "
+                                     "old .doc files must be saved as .docx first")
+    try:
+        return docx.Document(io.BytesIO(data))
+    except Exception as exc:  # python-docx raises KeyError, ValueError, lxml errors...
+        raise IngestError(info.path, f"is a zip archive but not a readable Word document ({type(exc).__name__}: "
+                                     f"{str(exc)[:120]})") from None
+
+
+def read_docx(data: bytes, info: SourceInfo) -> list[Transcript]:
+    """A .docx transcript: paragraphs, Word headings, speaker turns."""
+    if not data:
+        raise IngestError(info.path, "file is empty")
+    document = _open(data, info)
+    parts: list[str] = []
+    blocks: list[Block] = []
+    pos = 0
+    for text, heading in _paragraphs(document):
+        text = text.strip()
+        if not text:
+            continue
+        if parts:
+            parts.append("\n\n")
+            pos += 2
+        parts.append(text)
+        blocks.append(Block(pos, pos + len(text), heading))
+        pos += len(text)
+    if not blocks:
+        raise IngestError(info.path, "contains no text (the Word document has no non-empty paragraphs)")
+    rendered = "".join(parts)
+    return [info.transcript(rendered, turns_from_blocks(rendered, blocks))]

@@ -1,0 +1,116 @@
+"""Transcript turns -> Passages, the unit of coding.
+
+One passage per answer turn; a turn is split into windows of whole sentences
+only when it is really long (more than ``max_sentences`` sentences *and* more
+than ``max_chars`` characters). The defaults keep every paragraph of the
+bundled thesis corpus whole (its longest: 11 sentences in 980 characters, and
+8 sentences in 1502). Questions and headings become uncoded context passages.
+"""
+from __future__ import annotations
+
+import math
+from functools import lru_cache
+from pathlib import PurePosixPath
+
+from pipeline.records import Passage, Role, Transcript, Turn
+
+DEFAULT_MAX_SENTENCES = 8
+DEFAULT_MAX_CHARS = 1200
+# spaCy refuses texts over nlp.max_length; sentencize long turns piecewise.
+_CHUNK = 100_000
+
+
+@lru_cache(maxsize=4)
+def sentencizer(lang: str):
+    """A cached blank spaCy pipeline with a rule-based sentencizer (no model to load)."""
+    import spacy
+
+    nlp = spacy.blank(lang)
+    nlp.add_pipe("sentencizer")
+    return nlp
+
+
+def _language(transcript: Transcript) -> str:
+    return "da" if (transcript.language or "").lower().startswith("da") else "en"
+
+
+def _chunks(text: str) -> list[tuple[int, str]]:
+    """(offset, piece) cuts of at most _CHUNK characters, at whitespace where possible."""
+    out: list[tuple[int, str]] = []
+    pos = 0
+    while len(text) - pos > _CHUNK:
+        cut = text.rfind(" ", pos + _CHUNK // 2, pos + _CHUNK)
+        cut = pos + _CHUNK if cut == -1 else cut + 1
+        out.append((pos, text[pos:cut]))
+        pos = cut
+    out.append((pos, text[pos:]))
+    return out
+
+
+def sentence_spans(text: str, nlp) -> list[tuple[int, int]]:
+    """Sentence (start, end) offsets in ``text``, whitespace-only sentences dropped."""
+    spans: list[tuple[int, int]] = []
+    for offset, piece in _chunks(text):
+        for sent in nlp(piece).sents:
+            if sent.text.strip():
+                spans.append((offset + sent.start_char, offset + sent.end_char))
+    return spans
+
+
+def _stripped(text: str, start: int, end: int) -> tuple[int, int]:
+    piece = text[start:end]
+    lead = len(piece) - len(piece.lstrip())
+    return start + lead, start + lead + len(piece.strip())
+
+
+def _windows(transcript: Transcript, turn: Turn, max_sentences: int, max_chars: int, nlp) -> list[tuple[int, int]]:
+    """The turn itself, or balanced windows of whole sentences when it is long."""
+    if turn.given_id is not None or turn.end - turn.start <= max_chars:
+        return [(turn.start, turn.end)]  # pre-segmented passages are never re-cut
+    sents = sentence_spans(transcript.text[turn.start:turn.end], nlp)
+    if len(sents) <= max_sentences:
+        return [(turn.start, turn.end)]
+    n_windows = math.ceil(len(sents) / max_sentences)
+    size = math.ceil(len(sents) / n_windows)
+    out = []
+    for i in range(0, len(sents), size):
+        group = sents[i:i + size]
+        out.append(_stripped(transcript.text, turn.start + group[0][0], turn.start + group[-1][1]))
+    return [w for w in out if w[0] < w[1]]
+
+
+def segment(
+    transcript: Transcript,
+    *,
+    max_sentences: int = DEFAULT_MAX_SENTENCES,
+    max_chars: int = DEFAULT_MAX_CHARS,
+    code_questions: bool = False,
+    nlp=None,
+) -> list[Passage]:
+    """Passages of one transcript, in order; ``text == transcript.text[start:end]``.
+
+    Ids: the source's own id when given, else "<stem>-NN" numbering the coded
+    passages from 1 (windows of a split turn are consecutive), and
+    "<stem>-qNN"/"<stem>-hNN" for question and heading context passages.
+    ``code_questions`` makes interviewer turns coded answers too.
+    """
+    if max_sentences < 1:
+        raise ValueError("max_sentences must be at least 1")
+    if nlp is None:
+        nlp = sentencizer(_language(transcript))
+    stem = PurePosixPath(transcript.source).stem.lower()
+    counters = {"answer": 0, "question": 0, "heading": 0}
+    prefixes = {"answer": "", "question": "q", "heading": "h"}
+    passages: list[Passage] = []
+    for turn in transcript.turns:
+        role: Role = "answer" if (turn.role == "question" and code_questions) else turn.role
+        spans = [(turn.start, turn.end)] if role != "answer" else _windows(
+            transcript, turn, max_sentences, max_chars, nlp)
+        for start, end in spans:
+            counters[role] += 1
+            pid = turn.given_id if turn.given_id is not None else f"{stem}-{prefixes[role]}{counters[role]:02d}"
+            passages.append(Passage(
+                id=pid, company=transcript.company, source=transcript.source, start=start, end=end,
+                text=transcript.text[start:end], speaker=turn.speaker, role=role, language=transcript.language,
+            ))
+    return passages
