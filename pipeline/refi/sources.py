@@ -1,0 +1,143 @@
+"""Finding and decoding the plain text of a REFI-QDA text source, and converting offsets.
+
+The standard counts ``startPosition``/``endPosition`` in Unicode characters (code points) of
+the plain text; NVivo (a .NET program) writes UTF-16 code units instead, which differ after
+every character outside the Basic Multilingual Plane (emoji).
+"""
+from __future__ import annotations
+
+import io
+import zipfile
+from bisect import bisect_left
+from pathlib import Path, PurePosixPath
+from urllib.parse import unquote, urlparse
+
+from lxml import etree
+
+from pipeline.errors import ImportExportError
+from pipeline.refi.xmlutil import local
+
+OFFSET_MODES = ("auto", "codepoints", "utf16")
+
+
+class SourceFiles:
+    """Looks up files named by ``plainTextPath``/``richTextPath`` inside the zip or beside it."""
+
+    def __init__(self, zf: zipfile.ZipFile, qdpx: Path, base_path: str):
+        self.zf = zf
+        self.qdpx = qdpx
+        self.base_path = base_path
+        self.members = {n.replace("\\", "/").casefold(): n for n in zf.namelist() if not n.endswith("/")}
+
+    def _member(self, rel: str) -> str | None:
+        rel = rel.replace("\\", "/").lstrip("/")
+        for cand in (f"sources/{rel}", rel):  # "sources/" and NVivo's "Sources/" alike
+            hit = self.members.get(cand.casefold())
+            if hit:
+                return hit
+        return None
+
+    def read(self, ref: str, what: str) -> tuple[bytes, str]:
+        """Bytes of the file ``ref`` names and the suffix (".txt", ".docx", ...)."""
+        ref = ref.strip()
+        scheme, _, rest = ref.partition("://")
+        scheme = scheme.casefold() if rest else ""
+        rel = unquote(rest) if rest else ref
+        disk: list[Path] = []
+        member = None
+        if scheme == "internal":
+            member = self._member(rel)
+        elif scheme == "relative":
+            if self.base_path:
+                base = self.base_path
+                if base.casefold().startswith("file:"):
+                    base = unquote(urlparse(base).path)
+                disk.append(Path(base) / rel)
+            disk.append(self.qdpx.parent / rel)
+            member = self._member(rel)
+        elif scheme == "file":
+            disk.append(Path(unquote(urlparse(ref).path)))
+        else:
+            member = self._member(rel)
+            disk.append(Path(rel) if Path(rel).is_absolute() else self.qdpx.parent / rel)
+        suffix = PurePosixPath(rel.replace("\\", "/")).suffix.casefold()
+        if member is not None:
+            return self.zf.read(member), suffix
+        for p in disk:
+            if p.is_file():
+                return p.read_bytes(), suffix
+        raise ImportExportError(
+            f"{self.qdpx}: {what}: file {ref!r} not found (looked in the zip's sources/ folder"
+            + (f" and at {', '.join(str(p) for p in disk)}" if disk else "")
+            + "); re-export the project with its sources embedded, or put the file there"
+        )
+
+
+def decode_text(data: bytes, suffix: str, what: str) -> str:
+    """Plain text of a stored file: UTF-8 (BOM dropped; UTF-16 when it has a UTF-16 BOM) or .docx.
+
+    Line endings are kept exactly as stored: offsets count them.
+    """
+    if suffix == ".docx" or data[:4] == b"PK\x03\x04":
+        return docx_text(data, what)
+    try:
+        if data[:2] in (b"\xff\xfe", b"\xfe\xff"):
+            return data.decode("utf-16")
+        return data.decode("utf-8-sig")
+    except UnicodeDecodeError as exc:
+        raise ImportExportError(
+            f"{what}: plain text is not UTF-8 ({exc}); the standard stores sources as UTF-8 - "
+            "re-export the project or re-save the file as UTF-8"
+        ) from exc
+
+
+def docx_text(data: bytes, what: str) -> str:
+    """Plain text of a Word file: its paragraphs joined by '\\n' (line breaks inside as '\\n')."""
+    try:
+        import docx  # python-docx, pinned in pyproject
+        document = docx.Document(io.BytesIO(data))
+    except Exception as exc:  # python-docx raises several unrelated types for broken files
+        raise ImportExportError(f"{what}: Word file could not be read ({exc}); expected a .docx") from exc
+    return "\n".join(p.text for p in document.paragraphs)
+
+
+def source_text(src: etree._Element, files: SourceFiles, what: str) -> str:
+    """The plain text a TextSource's selections index: PlainTextContent, plainTextPath, else rich text."""
+    for child in src:
+        if local(child) == "PlainTextContent":
+            return child.text or ""
+    plain = src.get("plainTextPath")
+    if plain:
+        return decode_text(*files.read(plain, what), what)
+    rich = src.get("richTextPath")
+    if rich:
+        return decode_text(*files.read(rich, what), what)
+    raise ImportExportError(
+        f"{files.qdpx}: {what} has neither PlainTextContent nor plainTextPath nor richTextPath; "
+        "the standard requires one - re-export the project"
+    )
+
+
+class OffsetMap:
+    """Converts a tool's positions into code-point indices of ``text``."""
+
+    def __init__(self, text: str, mode: str):
+        self.length = len(text)
+        self.mode = mode
+        self.units = self.length
+        self._astral: list[int] = []
+        if mode == "utf16":
+            cps = [i for i, ch in enumerate(text) if ord(ch) > 0xFFFF]
+            self._astral = [i + k for k, i in enumerate(cps)]  # UTF-16 start of each astral char
+            self.units = self.length + len(cps)
+
+    def to_index(self, pos: int) -> int | None:
+        """Code-point index of position ``pos``; None inside a surrogate pair or out of range."""
+        if pos < 0 or pos > self.units:
+            return None
+        if self.mode != "utf16" or not self._astral:
+            return pos
+        n = bisect_left(self._astral, pos)
+        if n and self._astral[n - 1] + 1 == pos:
+            return None
+        return pos - n
