@@ -15,7 +15,7 @@ from tqdm import tqdm
 
 from pipeline.coder import PassageCoder
 from pipeline.errors import IngestError
-from pipeline.ingest import discover, read_source
+from pipeline.ingest import MANIFEST_NAME, ManifestEntry, discover, load_manifest, read_source
 from pipeline.outputs import PassageWriter, write_json, write_profiles, write_source
 from pipeline.profile import ProfileSettings, build_profiles
 from pipeline.records import Coding, Passage, Profile, Transcript
@@ -49,12 +49,20 @@ def batched(items: list, size: int) -> Iterator[list]:
         yield items[i:i + size]
 
 
-def read_batch(paths: Iterable[Path], root: Path, manifest: dict, summary: RunSummary) -> list[Transcript]:
+def corpus_manifest(root: Path) -> dict[str, ManifestEntry]:
+    """The folder's manifest.csv rows (company, interviewee, ...) keyed by relative file name."""
+    path = root / MANIFEST_NAME
+    return load_manifest(path) if path.is_file() else {}
+
+
+def read_batch(paths: Iterable[Path], root: Path, manifest: dict[str, ManifestEntry],
+               summary: RunSummary) -> list[Transcript]:
     """Read files, recording each failure and carrying on with the rest."""
     transcripts = []
     for path in paths:
         try:
-            transcripts.extend(read_source(path, root=root, manifest=manifest))
+            entry = manifest.get(path.relative_to(root).as_posix())
+            transcripts.extend(read_source(path, entry, root=root))
         except IngestError as error:
             summary.fail(error)
     return transcripts
@@ -108,7 +116,8 @@ def code_folder(corpus: Path, out_dir: Path, coder: PassageCoder, *, batch_size:
     steps = steps or Steps()
     corpus, out_dir = Path(corpus), Path(out_dir)
     summary = RunSummary(str(out_dir), coder.version)
-    files, manifest, errors = discover(corpus)
+    files, errors = discover(corpus)
+    manifest = corpus_manifest(corpus_root(corpus))
     for error in errors:
         summary.fail(error)
     summary.files = len(files)

@@ -1,0 +1,36 @@
+# The two commands a new machine needs (see README):
+#   make demo   set up, train the default model if missing, code the bundled thesis corpus into out/
+#   make test   set up and run the test suite
+PYTHON ?= python3
+VENV ?= .venv
+PY := $(VENV)/bin/python
+export HF_HUB_OFFLINE := 1
+export TRANSFORMERS_OFFLINE := 1
+export TOKENIZERS_PARALLELISM := false
+export DO_NOT_TRACK := 1
+export PREFECT_SERVER_ANALYTICS_ENABLED := false
+
+.PHONY: demo test setup model bench clean
+
+$(VENV)/.installed: pyproject.toml
+	test -x $(PY) || $(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install -q --upgrade pip
+	$(PY) -m pip install -q -e '.[test]'
+	touch $@
+
+setup: $(VENV)/.installed
+
+models/default/manifest.json: | $(VENV)/.installed
+	$(PY) -m intcap train --model-dir models/default
+
+model: models/default/manifest.json
+
+demo: $(VENV)/.installed models/default/manifest.json
+	$(PY) -m intcap code corpus/thesis/interviews --out out/
+	@echo "open out/report.html"
+
+test: $(VENV)/.installed
+	$(PY) -m pytest -q -p no:cacheprovider
+
+clean:
+	rm -rf out .prefect .cache

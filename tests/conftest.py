@@ -1,0 +1,42 @@
+"""Shared fixtures: offline settings, the bundled corpus, a model trained once per session."""
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import pytest
+
+os.environ.setdefault("HF_HUB_OFFLINE", "1")
+os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
+os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
+
+ROOT = Path(__file__).resolve().parents[1]
+SAMPLES = ROOT.parent / "shared" / "samples"
+
+
+@pytest.fixture(scope="session")
+def samples_dir() -> Path:
+    if not SAMPLES.is_dir():
+        pytest.skip("../shared/samples is not present on this machine")
+    return SAMPLES
+
+
+@pytest.fixture(scope="session")
+def trained_model(tmp_path_factory) -> Path:
+    """A real model trained on the thesis's examples (the shipped default settings)."""
+    from pipeline.train import train_model
+
+    model_dir = tmp_path_factory.mktemp("model") / "default"
+    train_model(model_dir)
+    return model_dir
+
+
+@pytest.fixture(scope="session")
+def prefect_home(tmp_path_factory) -> Path:
+    """An isolated, offline Prefect home for every flow run in the suite."""
+    home = tmp_path_factory.mktemp("prefect-home")
+    os.environ["PREFECT_HOME"] = str(home)
+    from flows.prefect_env import configure_offline
+
+    configure_offline(home)
+    return home

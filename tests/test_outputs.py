@@ -1,0 +1,64 @@
+"""Result files: atomic writes, CSV/JSONL agreement, a self-contained escaped report."""
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from pipeline.outputs import PassageWriter, atomic_open, read_codings, safe_relative
+from pipeline.profile import build_profiles
+from pipeline.records import CODES, CodeScore, Coding, Passage
+from pipeline.report import render_report
+from pipeline.errors import IntcapError
+
+
+def coding(pid: str, company: str, text: str, assigned: list[str]) -> Coding:
+    codes = {c: CodeScore(0.9 if c in assigned else 0.1, "+", {"+": 0.8, "-": 0.1, "0": 0.1}) for c in CODES}
+    return Coding(Passage(pid, company, f"{company}.txt", 0, len(text), text), codes, assigned, model_version="v1")
+
+
+def test_atomic_open_leaves_old_file_when_block_fails(tmp_path):
+    target = tmp_path / "profiles.json"
+    target.write_text("old")
+    with pytest.raises(RuntimeError):
+        with atomic_open(target) as fh:
+            fh.write("half")
+            raise RuntimeError("crash")
+    assert target.read_text() == "old"
+    assert [p.name for p in tmp_path.iterdir()] == ["profiles.json"]
+
+
+def test_passage_writer_streams_and_reads_back(tmp_path):
+    writer = PassageWriter(tmp_path)
+    rows = [coding("a-01", "A", "We met our partner at a fair.", ["NET"]), coding("a-02", "A", "Sales rose.", [])]
+    writer.write(rows)
+    assert not (tmp_path / "passages.jsonl").exists(), "results appear only when complete"
+    writer.close()
+    back = read_codings(tmp_path)
+    assert [c.to_dict() for c in back] == [c.to_dict() for c in rows]
+    csv_lines = (tmp_path / "passages.csv").read_text().splitlines()
+    assert len(csv_lines) == 3 and csv_lines[0].startswith("id,company,source")
+
+
+def test_failed_writer_leaves_nothing(tmp_path):
+    writer = PassageWriter(tmp_path)
+    writer.write([coding("a-01", "A", "x", [])])
+    writer.close(failed=True)
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_source_paths_cannot_escape_the_results_folder():
+    with pytest.raises(IntcapError):
+        safe_relative("../../etc/passwd")
+    with pytest.raises(IntcapError):
+        safe_relative("/etc/passwd")
+    assert str(safe_relative("sub/a.txt")) == "sub/a.txt"
+
+
+def test_report_is_self_contained_and_escapes_text():
+    rows = [coding("a-01", "A <Corp>", "<script>alert(1)</script> we met a partner", ["NET"])]
+    html = render_report(build_profiles(rows), rows, model_version="v1")
+    assert "<script>alert" not in html and "&lt;script&gt;alert(1)&lt;/script&gt;" in html
+    assert "A &lt;Corp&gt;" in html
+    assert "http://" not in html.replace("http://www.w3.org/2000/svg", "") and "https://" not in html
+    assert "<svg" in html
