@@ -38,6 +38,13 @@ class Label:
     time: str | None = None
 
 
+def _clock(time: str) -> str:
+    """ "1:05" (m:ss) or "0:01:05" (h:mm:ss) as "00:01:05.000", like subtitle cue times."""
+    parts = [int(p) for p in time.split(":")]
+    h, m, s = ([0] + parts)[-3:]
+    return f"{h:02d}:{m:02d}:{s:02d}.000"
+
+
 def role_for(speaker: str | None) -> Role:
     """Interviewer-like labels ask questions; everyone else answers."""
     if not speaker:
@@ -75,5 +82,5 @@ def match_label(text: str, start: int = 0, end: int | None = None, *, loose: boo
         h = _HEADER.match(text, start, end)
         if h and plausible_name(h.group("name"), loose=loose):
             name = h.group("name").strip()
-            return Label(name, role_for(name), end - start, h.group("time"))
+            return Label(name, role_for(name), end - start, _clock(h.group("time")))
     return None

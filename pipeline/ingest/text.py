@@ -17,8 +17,9 @@ from pipeline.ingest.speakers import match_label
 from pipeline.records import Role, Transcript, Turn
 
 _BREAK = re.compile(r"\r\n|\r|\n")
-# A line break followed by one or more whitespace-only lines.
-_PARA_SEP = re.compile(r"(?:\r\n|\r|\n)(?:[ \t\f\v]*(?:\r\n|\r|\n))+")
+# A line break followed by one or more whitespace-only lines ("\r(?!\n)" so a
+# CRLF is never taken for two line breaks when the regex backtracks).
+_PARA_SEP = re.compile(r"(?:\r\n|\r(?!\n)|\n)(?:[ \t\f\v]*(?:\r\n|\r(?!\n)|\n))+")
 _ATX = re.compile(r" {0,3}#{1,6}(?:[ \t]+|$)")
 _ATX_CLOSE = re.compile(r"[ \t]+#+[ \t]*$")
 # Speaker detection looks at this many paragraphs: enough to be sure, and
