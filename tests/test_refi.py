@@ -255,3 +255,159 @@ def test_nvivo12_sample_every_coding_read_offsets_right():
     assert got == want
     assert {c for e in mapped.examples for c in e["codes"]} == {"NET", "ENT", "PRI", "ABS"}
     assert not mapped.warnings
+
+
+# ---------------------------------------------------------------- fixtures in the style of ATLAS.ti and MAXQDA
+@pytest.fixture()
+def atlas_qdpx(tmp_path) -> Path:
+    return zip_dir(FIXTURES / "atlas", tmp_path / "atlas.qdpx")
+
+
+@pytest.fixture()
+def maxqda_qdpx(tmp_path) -> Path:
+    shutil.copy(FIXTURES / "maxqda_external" / "interview_d.txt", tmp_path / "interview_d.txt")
+    return zip_dir(FIXTURES / "maxqda", tmp_path / "maxqda.qdpx")
+
+
+def test_atlas_style_project(atlas_qdpx):
+    r = import_qdpx(atlas_qdpx)
+    assert r.offsets == "codepoints" and r.n_codings == 8 and r.n_text_sources == 2
+    got = [(e["company"], e["coder"], e["text"], e["codes"]) for e in r.examples]
+    oslo = "Through Søren 🙂, an old friend from the embassy in Oslo."
+    assert got == [
+        ("Fjordfisk ApS", "Anna", oslo, {"NET": "+"}),  # nested "Networks" > "positive"
+        ("Fjordfisk ApS", "Bo", oslo, {"NET": "+", "ENT": "0"}),  # second coder kept apart; child via parent
+        ("Fjordfisk ApS", "Bo", "He introduced us to our Norwegian distributor.\r\n\r\nQ: Did you plan the entry?",
+         {"NET": "0"}),  # parent coded itself; CRLF kept inside the span
+        ("Fjordfisk ApS", "Anna", "we only reacted when Ærø Trading called us.", {"ENT": "-"}),
+        ("Fjordfisk ApS", "Anna", "We have no experience with export.", {"PRI": "-"}),
+        ("Ærø Mølle A/S", "Anna", "Our German agent opened doors for us in Hamburg 🇩🇪.", {"NET": "+"}),
+    ]
+    assert r.unmapped == {"Misc": 1}
+    assert [w for w, _ in r.skipped if "picture" in w] == ["picture source 'factory.jpg'"]
+    # ATLAS.ti names a quotation by its first characters: the name matches our slice
+    spans = {(e["start"], e["end"]): e["text"] for e in r.examples}
+    sels = list(qde_of(atlas_qdpx).iter("{%s}PlainTextSelection" % NS["q"]))
+    checked = [s for s in sels if (int(s.get("startPosition")), int(s.get("endPosition"))) in spans]
+    assert len(checked) == len(sels) == 7
+    assert all(spans[int(s.get("startPosition")), int(s.get("endPosition"))].startswith(s.get("name"))
+               for s in checked)
+
+
+def test_maxqda_style_project(maxqda_qdpx):
+    r = import_qdpx(maxqda_qdpx)
+    assert r.n_text_sources == 3 and r.n_codings == 7
+    got = [(e["company"], e["source"], e["coder"], e["text"], e["codes"]) for e in r.examples]
+    assert got == [
+        ("Vitus_Jens", "Vitus_Jens.txt", "Jens Koder",  # two selections of one span merged
+         "Vi brugte Vitus-programmet til en markedsanalyse 📊 af Sverige.", {"ENT": "0", "ABS": "+"}),
+        ("Vitus_Jens", "Vitus_Jens.txt", "Mia", "Før det havde vi ingen erfaring med eksport", {"PRI": "-"}),
+        ("Vitus_Jens", "Vitus_Jens.txt", "Mia", "vores direktør havde arbejdet i Malmø", {"PRI": "+"}),
+        ("Nordlys", "Nordlys.docx", "Mia", "We opened an office in Singapore 🦁 last year.", {"ENT": "0"}),
+    ]
+    whats = [w for w, _ in r.skipped]
+    assert "PDF source 'brochure.pdf'" in whats and "text source 'Vitus_Jens.txt'" in whats
+    assert r.unmapped == {"Tema: økonomi": 2}  # the relative:// source's only coding is unmapped
+
+
+def test_maxqda_with_csv_mapping(maxqda_qdpx, tmp_path):
+    m = tmp_path / "map.csv"
+    m.write_text("their code;ours\nTema: økonomi;NET +\nENT;\n", encoding="utf-8")
+    r = import_qdpx(maxqda_qdpx, m)
+    texts = {e["text"]: (e["company"], e["codes"]) for e in r.examples}
+    assert texts["Our Danish bank introduced us to importers in Texas."] == ("Lone Star Foods", {"NET": "+"})
+    assert texts["vores direktør havde arbejdet i Malmø"] == ("Vitus_Jens", {"NET": "+", "PRI": "+"})
+    assert "We opened an office in Singapore 🦁 last year." not in texts  # ENT ignored by the mapping
+    assert texts["Vi brugte Vitus-programmet til en markedsanalyse 📊 af Sverige."][1] == {"ABS": "+"}
+    j = tmp_path / "map.json"
+    j.write_text(json.dumps({"Tema: økonomi": "ENT -", "Nope": "PRI"}), encoding="utf-8")
+    r2 = import_qdpx(maxqda_qdpx, j)
+    got = {e["text"]: e["codes"] for e in r2.examples}
+    assert got["vores direktør havde arbejdet i Malmø"] == {"ENT": "-", "PRI": "+"}  # mapped + by name
+    assert got["Our Danish bank introduced us to importers in Texas."] == {"ENT": "-"}
+    assert r2.warnings == ["mapping entry 'Nope' names no code in this project"]
+
+
+def test_mapping_and_names():
+    assert match_name("NET +") == ("NET", "+") and match_name("ENT: negative") == ("ENT", "-")
+    assert match_name("Prior knowledge \u2212") == ("PRI", "-") and match_name("Networks") == ("NET", None)
+    assert match_name("Netværk") is None and match_name("ABSENT") is None
+    assert load_mapping({"a": "net 0", "b": None}) == {"a": ("NET", "0"), "b": None}
+    with pytest.raises(ImportExportError, match="'NETT \\+' is not understood.*expected one of NET"):
+        load_mapping({"a": "NETT +"})
+
+
+def test_offset_map_counts_code_points_and_utf16_units():
+    text = "a😀b\r\næ"
+    assert [OffsetMap(text, "codepoints").to_index(i) for i in range(6)] == [0, 1, 2, 3, 4, 5]
+    u = OffsetMap(text, "utf16")
+    assert [u.to_index(i) for i in range(8)] == [0, 1, None, 2, 3, 4, 5, 6] and u.to_index(9) is None
+
+
+# ---------------------------------------------------------------- bad projects
+def _bad(kind: str, tmp: Path) -> Path:
+    p = tmp / f"{kind}.qdpx"
+    if kind == "not_a_zip":
+        p.write_bytes(b"<Project/> but not zipped")
+        return p
+    files = {f.relative_to(FIXTURES / "atlas").as_posix(): f.read_bytes()
+             for f in (FIXTURES / "atlas").rglob("*") if f.is_file()}
+    qde = files["project.qde"]
+    if kind == "no_qde":
+        del files["project.qde"]
+    elif kind == "not_well_formed":
+        files["project.qde"] = qde[: len(qde) // 2]
+    elif kind == "not_valid":
+        files["project.qde"] = qde.replace(b'name="Fjord study" ', b"").replace(b"<Users>", b"<Pictures/><Users>")
+    elif kind == "outside":
+        files["project.qde"] = qde.replace(b'endPosition="318"', b'endPosition="3180"')
+    elif kind == "missing_source":
+        files = {k: v for k, v in files.items() if not k.endswith(".txt")}
+    with zipfile.ZipFile(p, "w") as zf:
+        for name, data in files.items():
+            zf.writestr(name, data)
+    return p
+
+
+@pytest.mark.parametrize("kind, message", [
+    ("not_a_zip", "not a zip archive"),
+    ("no_qde", "expected one project.qde"),
+    ("not_well_formed", "not well-formed XML"),
+    ("not_valid", "not valid against Project.xsd.*line"),
+    ("outside", "selection .* lies outside its text"),
+    ("missing_source", "file 'internal://.*' not found"),
+])
+def test_bad_projects_raise_and_write_nothing(kind, message, tmp_path):
+    bad = _bad(kind, tmp_path)
+    out = tmp_path / "examples.jsonl"
+    out.write_text("previous run\n", encoding="utf-8")
+    before = sorted(p.name for p in tmp_path.iterdir())
+    with pytest.raises(ImportExportError, match=message) as err:
+        run_import(bad, None, None, out)
+    assert bad.name in str(err.value)
+    assert out.read_text(encoding="utf-8") == "previous run\n"
+    assert sorted(p.name for p in tmp_path.iterdir()) == before  # no temp file left behind
+
+
+def test_bad_qdc_and_export_input(tmp_path):
+    bad = tmp_path / "bad.qdc"
+    bad.write_text('<CodeBook xmlns="urn:QDA-XML:codebook:1.0"><Codes/></CodeBook>', encoding="utf-8")
+    with pytest.raises(ImportExportError, match="bad.qdc: not valid against Codebook.xsd"):
+        import_qdc(bad)
+    with pytest.raises(ImportExportError, match="passages.jsonl: not found"):
+        run_export(tmp_path, tmp_path / "x.qdpx", None)
+    assert not (tmp_path / "x.qdpx").exists()
+
+
+# ---------------------------------------------------------------- the CLI's entry points
+def test_run_export_and_run_import(thesis, tmp_path):
+    line = run_export(thesis["out"], tmp_path / "r.qdpx", tmp_path / "r.qdc")
+    assert "14 cases" in line and "281 coded selections" in line and (tmp_path / "r.qdc").is_file()
+    out = tmp_path / "ex.jsonl"
+    summary = run_import(tmp_path / "r.qdpx", None, None, out)
+    rows = [json.loads(x) for x in out.read_text(encoding="utf-8").splitlines()]
+    assert summary.startswith(f"wrote {out}: {len(rows)} examples from 281 of 281 codings")
+    assert {"id", "company", "text", "codes", "label_source", "source", "start", "end", "coder"} <= set(rows[0])
+    report = run_import(None, FIXTURES.parent.parent.parent / "corpus" / "refi-qda" / "example_codebook.qdc",
+                        None, None)
+    assert "6 codes" in report and "0 map onto ours" in report

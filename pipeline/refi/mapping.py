@@ -1,7 +1,8 @@
 """Mapping other projects' codes onto NET/ENT/ABS/PRI with a valence.
 
-A mapping file (CSV or JSON) says ``their code name -> NET|ENT|ABS|PRI[ valence]``.
-Without one, codes map by name: "NET", "NET +", "ENT: negative", "Networks", "Prior knowledge 0".
+A mapping file (CSV or JSON) says ``their code name -> NET|ENT|ABS|PRI[ valence]`` (an empty
+target ignores the code). Codes the mapping does not list (all codes, without a mapping) map
+by name: "NET", "NET +", "ENT: negative", "Networks", "Prior knowledge 0".
 Nested codes map via their own name first, else via their parent; a sub-code named only
 by a valence ("+", "positive", "negative", "0") takes its parent's code with that valence.
 A valence that nothing names is "0".
@@ -173,11 +174,10 @@ def resolve_codes(nodes: dict[str, CodeNode], mapping: dict[str, Target] | None)
         node = nodes[guid]
         parent = resolve(node.parent) if node.parent in nodes else None
         res: Resolution | None = None
-        if mapping is not None:
-            found, target = _lookup(mapping, node)
-            if found:
-                res = (Resolution(target[0], target[1] or "0", "by mapping") if target
-                       else Resolution(None, "0", "ignored by mapping"))
+        found, target = _lookup(mapping, node) if mapping else (False, None)
+        if found:
+            res = (Resolution(target[0], target[1] or "0", "by mapping") if target
+                   else Resolution(None, "0", "ignored by mapping"))
         elif (hit := match_name(node.name)) is not None:
             res = Resolution(hit[0], hit[1] or "0", "by name")
         if res is None and parent is not None and parent.code is not None:
