@@ -127,7 +127,13 @@ class _Reader:
         if not codings:
             return
         self.result.n_selections += 1
-        a, b = int(sel.get("startPosition", "0")), int(sel.get("endPosition", "0"))
+        try:
+            a, b = int(sel.get("startPosition", "")), int(sel.get("endPosition", ""))
+        except ValueError:
+            raise ImportExportError(
+                f"{self.path}: selection {sel.get('guid')} of text source '{src_name}': expected integer "
+                f"startPosition/endPosition, found {sel.get('startPosition')!r}/{sel.get('endPosition')!r}"
+            ) from None
         start, end = omap.to_index(a), omap.to_index(b)
         if start is None or end is None or start > end:
             unit = "UTF-16 units" if omap.mode == "utf16" else "characters"
