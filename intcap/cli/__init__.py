@@ -10,7 +10,7 @@ import sys
 
 from pipeline.errors import IntcapError
 
-COMMANDS = ("code", "train", "evaluate")
+COMMANDS = ("code", "train", "evaluate", "export", "import")
 
 
 def build_parser() -> argparse.ArgumentParser:
