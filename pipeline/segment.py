@@ -11,6 +11,7 @@ from __future__ import annotations
 import math
 from functools import lru_cache
 from pathlib import PurePosixPath
+from typing import Any, Callable
 
 from pipeline.records import Passage, Role, Transcript, Turn
 
@@ -35,12 +36,15 @@ def _language(transcript: Transcript) -> str:
 
 
 def _chunks(text: str) -> list[tuple[int, str]]:
-    """(offset, piece) cuts of at most _CHUNK characters, at whitespace where possible."""
+    """(offset, piece) cuts of at most _CHUNK characters, after a sentence end where possible."""
     out: list[tuple[int, str]] = []
     pos = 0
     while len(text) - pos > _CHUNK:
-        cut = text.rfind(" ", pos + _CHUNK // 2, pos + _CHUNK)
-        cut = pos + _CHUNK if cut == -1 else cut + 1
+        lo, hi = pos + _CHUNK // 2, pos + _CHUNK
+        cut = max(text.rfind(mark, lo, hi) for mark in (". ", "? ", "! ", "\n"))
+        if cut == -1:
+            cut = text.rfind(" ", lo, hi)
+        cut = hi if cut == -1 else cut + 1
         out.append((pos, text[pos:cut]))
         pos = cut
     out.append((pos, text[pos:]))
@@ -63,11 +67,12 @@ def _stripped(text: str, start: int, end: int) -> tuple[int, int]:
     return start + lead, start + lead + len(piece.strip())
 
 
-def _windows(transcript: Transcript, turn: Turn, max_sentences: int, max_chars: int, nlp) -> list[tuple[int, int]]:
+def _windows(transcript: Transcript, turn: Turn, max_sentences: int, max_chars: int,
+             get_nlp: Callable[[], Any]) -> list[tuple[int, int]]:
     """The turn itself, or balanced windows of whole sentences when it is long."""
     if turn.given_id is not None or turn.end - turn.start <= max_chars:
         return [(turn.start, turn.end)]  # pre-segmented passages are never re-cut
-    sents = sentence_spans(transcript.text[turn.start:turn.end], nlp)
+    sents = sentence_spans(transcript.text[turn.start:turn.end], get_nlp())
     if len(sents) <= max_sentences:
         return [(turn.start, turn.end)]
     n_windows = math.ceil(len(sents) / max_sentences)
@@ -96,8 +101,9 @@ def segment(
     """
     if max_sentences < 1:
         raise ValueError("max_sentences must be at least 1")
-    if nlp is None:
-        nlp = sentencizer(_language(transcript))
+    lang = _language(transcript)
+    # spaCy is imported only when some turn is long enough to need splitting.
+    get_nlp = (lambda: nlp) if nlp is not None else (lambda: sentencizer(lang))
     stem = PurePosixPath(transcript.source).stem.lower()
     counters = {"answer": 0, "question": 0, "heading": 0}
     prefixes = {"answer": "", "question": "q", "heading": "h"}
@@ -105,7 +111,7 @@ def segment(
     for turn in transcript.turns:
         role: Role = "answer" if (turn.role == "question" and code_questions) else turn.role
         spans = [(turn.start, turn.end)] if role != "answer" else _windows(
-            transcript, turn, max_sentences, max_chars, nlp)
+            transcript, turn, max_sentences, max_chars, get_nlp)
         for start, end in spans:
             counters[role] += 1
             pid = turn.given_id if turn.given_id is not None else f"{stem}-{prefixes[role]}{counters[role]:02d}"

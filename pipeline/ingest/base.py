@@ -40,6 +40,8 @@ Reader = Callable[[bytes, SourceInfo], "list[Transcript]"]
 
 def stripped_span(text: str, start: int, end: int) -> tuple[int, int]:
     """Shrink [start, end) so it neither starts nor ends with whitespace."""
+    if start < end and not text[start].isspace() and not text[end - 1].isspace():
+        return start, end
     piece = text[start:end]
     body = piece.strip()
     if not body:

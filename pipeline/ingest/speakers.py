@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
+from functools import lru_cache
 
 from pipeline.records import Role
 
@@ -45,6 +46,7 @@ def _clock(time: str) -> str:
     return f"{h:02d}:{m:02d}:{s:02d}.000"
 
 
+@lru_cache(maxsize=1024)  # a transcript repeats a handful of labels thousands of times
 def role_for(speaker: str | None) -> Role:
     """Interviewer-like labels ask questions; everyone else answers."""
     if not speaker:
@@ -55,6 +57,7 @@ def role_for(speaker: str | None) -> Role:
     return "answer"
 
 
+@lru_cache(maxsize=1024)
 def plausible_name(name: str, *, loose: bool = False) -> bool:
     """A speaker name: 1-4 words, each capitalised (or a number or a name particle).
 
