@@ -54,12 +54,20 @@ def safe_relative(source: str) -> PurePosixPath:
     return rel
 
 
+def sweep_temporary(out_dir: Path) -> None:
+    """Remove temporary files a killed run left behind (one run writes a results folder at a time)."""
+    if Path(out_dir).is_dir():
+        for stale in Path(out_dir).glob(".*.tmp"):
+            stale.unlink(missing_ok=True)
+
+
 class PassageWriter:
     """Streams codings to passages.jsonl and passages.csv; both appear only on close()."""
 
     def __init__(self, out_dir: Path):
         self.out_dir = Path(out_dir)
         self.count = 0
+        sweep_temporary(self.out_dir)
         self._stack = []
         self._jsonl = self._open("passages.jsonl")
         self._csv = csv.DictWriter(self._open("passages.csv", newline=""), fieldnames=PASSAGE_COLUMNS)

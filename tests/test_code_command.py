@@ -1,0 +1,86 @@
+"""`intcap code` end to end: the bundled corpus through a real Prefect flow, and mixed folders."""
+from __future__ import annotations
+
+import json
+import shutil
+from pathlib import Path
+
+import pytest
+
+from intcap.cli import main
+from pipeline import paths
+
+
+def read_jsonl(path: Path) -> list[dict]:
+    return [json.loads(line) for line in path.read_text(encoding="utf-8").splitlines() if line]
+
+
+def assert_offsets_reproduce_text(out: Path, rows: list[dict]) -> None:
+    for row in rows:
+        stored = \
+            (out / "sources" / row["source"]).read_bytes().decode("utf-8")
+        assert stored[row["start"]:row["end"]] == row["text"], row["id"]
+
+
+def test_bundled_corpus_through_prefect_flow(tmp_path, trained_model, prefect_home):
+    out = tmp_path / "out"
+    assert main(["code", str(paths.INTERVIEWS), "--out", str(out), "--model-dir", str(trained_model)]) == 0
+    rows = read_jsonl(out / "passages.jsonl")
+    gold_ids = [r["id"] for r in read_jsonl(paths.CODED_PASSAGES)]
+    assert sorted(r["id"] for r in rows) == sorted(gold_ids)
+    assert_offsets_reproduce_text(out, rows)
+    for row in rows:
+        assert set(row["codes"]) == {"NET", "ENT", "ABS", "PRI"}
+        for score in row["codes"].values():
+            assert 0.0 <= score["p"] <= 1.0 and score["valence"] in {"+", "-", "0"}
+            assert abs(sum(score["valence_p"].values()) - 1.0) < 1e-3
+        assert set(row["assigned"]) <= {"NET", "ENT", "ABS", "PRI"}
+    profiles = json.loads((out / "profiles.json").read_text())
+    assert len(profiles) == 14
+    assert {p["company"] for p in profiles} == {r["company"] for r in read_jsonl(paths.CODED_PASSAGES)}
+    assert all(p["primary_focus"] in {"network", "absorptive_capacity", "entrepreneurship", "balanced"}
+               for p in profiles)
+    html = (out / "report.html").read_text()
+    assert html.count('class="card"') == 14 and "Dybvad Stålindustri" in html
+    run = json.loads((out / "run.json").read_text())
+    assert run["passages"] == 198 and run["failures"] == []
+
+
+def test_folder_with_a_broken_file_codes_the_rest(tmp_path, trained_model, capsys):
+    corpus = tmp_path / "corpus"
+    corpus.mkdir()
+    shutil.copy(paths.INTERVIEWS / "nupo.md", corpus / "nupo.md")
+    (corpus / "interview.vtt").write_text(
+        "WEBVTT\n\n00:00:01.000 --> 00:00:04.000\n<v Anna>We entered Germany through a distributor we met at a fair.</v>\n",
+        encoding="utf-8")
+    (corpus / "broken.pdf.txt").write_bytes(b"%PDF-1.4\n%\xe2\xe3\xcf\xd3\n1 0 obj\n<<>>\nendobj\n" + bytes(range(256)))
+    out = tmp_path / "out"
+    status = main(["code", str(corpus), "--out", str(out), "--model-dir", str(trained_model), "--no-prefect"])
+    assert status == 2, "the exit status says something failed"
+    err = capsys.readouterr().err
+    assert "broken.pdf.txt" in err and "PDF" in err
+    rows = read_jsonl(out / "passages.jsonl")
+    assert {r["source"] for r in rows} == {"nupo.md", "interview.vtt"}
+    assert_offsets_reproduce_text(out, rows)
+    run = json.loads((out / "run.json").read_text())
+    assert [f["file"].endswith("broken.pdf.txt") for f in run["failures"]] == [True]
+
+
+def test_real_zoom_and_teams_transcripts(tmp_path, trained_model, samples_dir):
+    out = tmp_path / "out"
+    corpus = tmp_path / "calls"
+    corpus.mkdir()
+    for name in ("zoom_meeting.transcript.vtt", "teams.vtt"):
+        (corpus / name).symlink_to(samples_dir / name)
+    assert main(["code", str(corpus), "--out", str(out), "--model-dir", str(trained_model), "--no-prefect"]) == 0
+    rows = read_jsonl(out / "passages.jsonl")
+    assert {r["source"] for r in rows} == {"zoom_meeting.transcript.vtt", "teams.vtt"}
+    assert {"Conor Healy", "Srijani Ghosh"} <= {r["speaker"] for r in rows}
+    assert_offsets_reproduce_text(out, rows)
+
+
+def test_missing_model_is_a_clear_error(tmp_path, capsys):
+    status = main(["code", str(paths.INTERVIEWS), "--out", str(tmp_path / "o"), "--model-dir", str(tmp_path / "none"),
+                   "--no-prefect"])
+    assert status == 1
+    assert "intcap train" in capsys.readouterr().err
