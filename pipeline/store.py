@@ -1,0 +1,643 @@
+"""The results database: coded passages, per-run profiles and run records.
+
+SQLite by default (one file, WAL journal), or any SQLAlchemy URL (PostgreSQL for a
+team: ``postgresql+psycopg://user@host/intcap``). The schema:
+
+``sources``      one row per corpus file, known by its path (relative to the corpus
+                 folder) and a fingerprint of its bytes and manifest entry; ``status``
+                 is "active" or "removed" (``removed_run`` says when).
+``transcripts``  the transcripts read from a source (one per company it holds), with
+                 the stored text the passage offsets refer to and its content hash.
+``passages``     one row per coded passage: scores per code as columns (``net_p``,
+                 ``net_on``, ...) for SQL, and the full coding as JSON.
+``runs``         one row per refresh: model version, counts, status.
+``run_files``    what a run did to each file: added / changed / recoded / removed /
+                 failed (with the problem).
+``profiles``     every company's profile as of each run (the history).
+
+A file's passages, its transcripts, its source row and its run record are written
+in ONE transaction (:meth:`Store.commit_file`), so the database is consistent at
+every instant: a refresh killed halfway resumes with the files it had finished.
+Unique constraints (source path; run + path; run + company; transcript + passage
+number) and upserts mean a re-run never duplicates anything.
+"""
+from __future__ import annotations
+
+import datetime as dt
+import json
+import os
+import socket
+import sqlite3
+from collections.abc import Iterable, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+
+import sqlalchemy as sa
+from sqlalchemy import event
+from sqlalchemy.engine import Connection, Engine
+from sqlalchemy.exc import DatabaseError, OperationalError, SQLAlchemyError
+
+from pipeline.errors import StoreError
+from pipeline.records import CODES, Coding, Transcript
+
+SCHEMA_VERSION = "1"
+DEFAULT_DB = "intcap.db"
+DB_ENV = "INTCAP_DB"
+SQLITE_HEADER = b"SQLite format 3\x00"
+#: a run whose last sign of life is older than this may be taken over by another host
+STALE_AFTER_S = 15 * 60
+
+# run_files.action values
+ADDED, CHANGED, RECODED, REMOVED, FAILED = "added", "changed", "recoded", "removed", "failed"
+CODED_ACTIONS = (ADDED, CHANGED, RECODED)
+
+metadata = sa.MetaData()
+
+meta_table = sa.Table(
+    "intcap_meta", metadata,
+    sa.Column("key", sa.String(64), primary_key=True),
+    sa.Column("value", sa.Text, nullable=False),
+)
+
+runs = sa.Table(
+    "runs", metadata,
+    sa.Column("id", sa.Integer, primary_key=True, autoincrement=True),
+    sa.Column("started", sa.String(32), nullable=False),
+    sa.Column("finished", sa.String(32)),
+    sa.Column("heartbeat", sa.String(32)),
+    #: running -> ok; a running run superseded by another becomes "interrupted"
+    sa.Column("status", sa.String(16), nullable=False),
+    sa.Column("corpus", sa.Text, nullable=False),
+    sa.Column("model_version", sa.String(64), nullable=False),
+    sa.Column("host", sa.String(255)),
+    sa.Column("pid", sa.Integer),
+    sa.Column("files", sa.Integer),
+    sa.Column("added", sa.Integer),
+    sa.Column("changed", sa.Integer),
+    sa.Column("recoded", sa.Integer),
+    sa.Column("removed", sa.Integer),
+    sa.Column("unchanged", sa.Integer),
+    sa.Column("failed", sa.Integer),
+    sa.Column("passages_coded", sa.Integer),
+    sa.Column("companies", sa.Integer),
+)
+
+run_files = sa.Table(
+    "run_files", metadata,
+    sa.Column("id", sa.Integer, primary_key=True, autoincrement=True),
+    sa.Column("run_id", sa.Integer, sa.ForeignKey("runs.id", ondelete="CASCADE"), nullable=False),
+    sa.Column("path", sa.Text, nullable=False),
+    sa.Column("action", sa.String(16), nullable=False),
+    sa.Column("problem", sa.Text),
+    sa.Column("passages", sa.Integer, nullable=False, default=0),
+    sa.UniqueConstraint("run_id", "path", name="uq_run_files_run_path"),
+)
+
+sources = sa.Table(
+    "sources", metadata,
+    sa.Column("id", sa.Integer, primary_key=True, autoincrement=True),
+    sa.Column("path", sa.Text, nullable=False, unique=True),
+    sa.Column("fingerprint", sa.String(64), nullable=False),
+    sa.Column("model_version", sa.String(64), nullable=False),
+    sa.Column("status", sa.String(16), nullable=False),
+    sa.Column("coded_run", sa.Integer, sa.ForeignKey("runs.id")),
+    sa.Column("removed_run", sa.Integer, sa.ForeignKey("runs.id")),
+)
+
+transcripts = sa.Table(
+    "transcripts", metadata,
+    sa.Column("id", sa.Integer, primary_key=True, autoincrement=True),
+    sa.Column("source_id", sa.Integer, sa.ForeignKey("sources.id", ondelete="CASCADE"), nullable=False),
+    sa.Column("idx", sa.Integer, nullable=False),
+    sa.Column("source", sa.Text, nullable=False),
+    sa.Column("company", sa.Text, nullable=False),
+    sa.Column("content_hash", sa.String(64), nullable=False),
+    sa.Column("format", sa.String(32), nullable=False),
+    sa.Column("interviewee", sa.Text),
+    sa.Column("date", sa.String(32)),
+    sa.Column("language", sa.String(16)),
+    sa.Column("text", sa.Text, nullable=False),
+    sa.UniqueConstraint("source_id", "idx", name="uq_transcripts_source_idx"),
+)
+
+
+def _code_columns() -> list[sa.Column]:
+    cols = []
+    for code in CODES:
+        c = code.lower()
+        cols += [sa.Column(f"{c}_on", sa.Integer, nullable=False), sa.Column(f"{c}_p", sa.Float, nullable=False),
+                 sa.Column(f"{c}_valence", sa.String(1), nullable=False),
+                 sa.Column(f"{c}_vpos", sa.Float, nullable=False), sa.Column(f"{c}_vneg", sa.Float, nullable=False)]
+    return cols
+
+
+passages = sa.Table(
+    "passages", metadata,
+    sa.Column("id", sa.Integer, primary_key=True, autoincrement=True),
+    sa.Column("transcript_id", sa.Integer, sa.ForeignKey("transcripts.id", ondelete="CASCADE"), nullable=False),
+    sa.Column("seq", sa.Integer, nullable=False),
+    sa.Column("passage_id", sa.Text, nullable=False),
+    sa.Column("company", sa.Text, nullable=False),
+    sa.Column("source", sa.Text, nullable=False),
+    sa.Column("start", sa.Integer, nullable=False),
+    sa.Column("end", sa.Integer, nullable=False),
+    sa.Column("speaker", sa.Text),
+    sa.Column("text", sa.Text, nullable=False),
+    sa.Column("model_version", sa.String(64), nullable=False),
+    sa.Column("assigned", sa.Text, nullable=False),
+    sa.Column("codes", sa.Text, nullable=False),
+    sa.Column("evidence", sa.Text, nullable=False),
+    *_code_columns(),
+    sa.UniqueConstraint("transcript_id", "seq", name="uq_passages_transcript_seq"),
+)
+sa.Index("ix_passages_company", passages.c.company)
+
+profiles = sa.Table(
+    "profiles", metadata,
+    sa.Column("id", sa.Integer, primary_key=True, autoincrement=True),
+    sa.Column("run_id", sa.Integer, sa.ForeignKey("runs.id", ondelete="CASCADE"), nullable=False),
+    sa.Column("company", sa.Text, nullable=False),
+    sa.Column("position", sa.Integer, nullable=False),
+    sa.Column("n_passages", sa.Integer, nullable=False),
+    sa.Column("primary_focus", sa.String(32), nullable=False),
+    sa.Column("data", sa.Text, nullable=False),
+    sa.UniqueConstraint("run_id", "company", name="uq_profiles_run_company"),
+)
+sa.Index("ix_profiles_company", profiles.c.company)
+
+
+def now() -> str:
+    return dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds")
+
+
+def resolve_url(db: str | os.PathLike | None) -> str:
+    """A SQLAlchemy URL from ``--db``: a URL as is, a plain path as an SQLite file.
+
+    Without one, ``$INTCAP_DB`` or ``intcap.db`` in the current folder.
+    """
+    db = str(db) if db else os.environ.get(DB_ENV) or DEFAULT_DB
+    if "://" in db:
+        return db
+    return f"sqlite:///{Path(db).expanduser().resolve()}"
+
+
+def sqlite_path(url: str) -> Path | None:
+    """The database file of an SQLite URL (None for other databases and in-memory)."""
+    parsed = sa.make_url(url)
+    if parsed.get_backend_name() != "sqlite" or not parsed.database or parsed.database == ":memory:":
+        return None
+    return Path(parsed.database)
+
+
+def recovery_hint(path: Path) -> str:
+    backup = backup_path(path)
+    if backup.is_file():
+        return (f"restore the copy saved after the last successful refresh with `cp {backup} {path}` "
+                f"(and delete {path}-wal and {path}-shm if present), or move {path} away to start a new database")
+    return f"no backup ({backup}) exists; move {path} away and run `intcap refresh` again to rebuild it from the corpus"
+
+
+def backup_path(path: Path) -> Path:
+    return path.with_name(path.name + ".bak")
+
+
+@dataclass(frozen=True)
+class KnownSource:
+    fingerprint: str
+    model_version: str
+    status: str
+
+
+class Store:
+    """A results database. Open with :func:`open_store`; use as a context manager."""
+
+    def __init__(self, url: str):
+        self.url = url
+        self.path = sqlite_path(url)
+        self._engine: Engine | None = None
+        self._check_file()
+        try:
+            self._engine = self._create_engine()
+            with self._guard("open"):
+                metadata.create_all(self._engine)
+                with self._engine.begin() as conn:
+                    row = conn.execute(sa.select(meta_table.c.value).where(meta_table.c.key == "schema_version")).first()
+                    if row is None:
+                        conn.execute(meta_table.insert().values(key="schema_version", value=SCHEMA_VERSION))
+                    elif row[0] != SCHEMA_VERSION:
+                        raise StoreError(f"{self.name}: results database schema version {row[0]}; this intcap "
+                                         f"reads version {SCHEMA_VERSION}")
+        except BaseException:
+            self.close()
+            raise
+
+    # -- plumbing -------------------------------------------------------------------------------
+
+    @property
+    def name(self) -> str:
+        return str(self.path) if self.path else sa.make_url(self.url).render_as_string(hide_password=True)
+
+    @property
+    def engine(self) -> Engine:
+        if self._engine is None:
+            raise StoreError(f"{self.name}: the store is closed")
+        return self._engine
+
+    def _check_file(self) -> None:
+        if self.path is None or not self.path.exists():
+            if self.path is not None:
+                self.path.parent.mkdir(parents=True, exist_ok=True)
+            return
+        if self.path.is_dir():
+            raise StoreError(f"{self.path}: is a folder, not a results database")
+        with self.path.open("rb") as fh:
+            header = fh.read(len(SQLITE_HEADER))
+        if header and header != SQLITE_HEADER:
+            raise StoreError(f"{self.path}: is not an SQLite database (the file is corrupted or something else); "
+                             f"{recovery_hint(self.path)}")
+
+    def _create_engine(self) -> Engine:
+        if self.path is None:
+            return sa.create_engine(self.url, pool_pre_ping=True)
+        engine = sa.create_engine(self.url, connect_args={"timeout": 60})
+
+        @event.listens_for(engine, "connect")
+        def _pragmas(dbapi_conn, _record):  # noqa: ANN001
+            cur = dbapi_conn.cursor()
+            cur.execute("PRAGMA journal_mode=WAL")
+            cur.execute("PRAGMA synchronous=NORMAL")
+            cur.execute("PRAGMA foreign_keys=ON")
+            cur.close()
+
+        return engine
+
+    @contextmanager
+    def _guard(self, what: str) -> Iterator[None]:
+        """Turn database-level failures into a StoreError naming the database and the fix."""
+        try:
+            yield
+        except StoreError:
+            raise
+        except (DatabaseError, OperationalError, sqlite3.DatabaseError) as exc:
+            problem = str(getattr(exc, "orig", None) or exc).splitlines()[0]
+            hint = recovery_hint(self.path) if self.path else "check the database server and the URL"
+            if self.path and "locked" in problem:
+                hint = "another process holds the database; wait for it to finish"
+            raise StoreError(f"{self.name}: cannot {what} the results database ({problem}); {hint}") from exc
+        except SQLAlchemyError as exc:
+            raise StoreError(f"{self.name}: cannot {what} the results database ({exc})") from exc
+
+    def close(self) -> None:
+        if self._engine is not None:
+            self._engine.dispose()
+            self._engine = None
+
+    def __enter__(self) -> "Store":
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.close()
+
+    @contextmanager
+    def transaction(self, what: str = "write to") -> Iterator[Connection]:
+        with self._guard(what), self.engine.begin() as conn:
+            yield conn
+
+    @contextmanager
+    def reading(self, what: str = "read") -> Iterator[Connection]:
+        with self._guard(what), self.engine.connect() as conn:
+            yield conn
+
+    def _upsert(self, conn: Connection, table: sa.Table, values: dict, keys: tuple[str, ...]) -> None:
+        """Insert ``values`` or update the row with the same ``keys`` (an ON CONFLICT upsert)."""
+        backend = conn.dialect.name
+        update = {k: v for k, v in values.items() if k not in keys}
+        if backend in ("sqlite", "postgresql"):
+            if backend == "sqlite":
+                from sqlalchemy.dialects.sqlite import insert
+            else:
+                from sqlalchemy.dialects.postgresql import insert
+            stmt = insert(table).values(**values)
+            conn.execute(stmt.on_conflict_do_update(index_elements=list(keys), set_=update) if update
+                         else stmt.on_conflict_do_nothing(index_elements=list(keys)))
+            return
+        where = sa.and_(*(table.c[k] == values[k] for k in keys))
+        if conn.execute(sa.select(sa.literal(1)).select_from(table).where(where)).first():
+            if update:
+                conn.execute(table.update().where(where).values(**update))
+        else:
+            conn.execute(table.insert().values(**values))
+
+    # -- runs -----------------------------------------------------------------------------------
+
+    def begin_run(self, corpus: str, model_version: str) -> tuple[int, bool]:
+        """Start a run, or resume the unfinished one for the same corpus and model.
+
+        Returns (run id, resumed). A run left "running" by a process that is gone (killed,
+        crashed) is resumed; one for another corpus or model is marked "interrupted".
+        """
+        host, pid = socket.gethostname(), os.getpid()
+        with self.transaction("start a run in") as conn:
+            open_runs = conn.execute(sa.select(runs).where(runs.c.status == "running").order_by(runs.c.id)).all()
+            resume = None
+            for run in open_runs:
+                self._check_not_alive(run, host)
+                if run.corpus == corpus and run.model_version == model_version:
+                    resume = run.id
+                else:
+                    conn.execute(runs.update().where(runs.c.id == run.id).values(status="interrupted"))
+            if resume is not None:
+                for run in open_runs:  # keep one resumable run
+                    if run.id != resume and run.corpus == corpus and run.model_version == model_version:
+                        conn.execute(runs.update().where(runs.c.id == run.id).values(status="interrupted"))
+                conn.execute(runs.update().where(runs.c.id == resume).values(host=host, pid=pid, heartbeat=now()))
+                return resume, True
+            run_id = conn.execute(runs.insert().values(
+                started=now(), heartbeat=now(), status="running", corpus=corpus, model_version=model_version,
+                host=host, pid=pid,
+            )).inserted_primary_key[0]
+            return int(run_id), False
+
+    def _check_not_alive(self, run, host: str) -> None:
+        if run.host == host and run.pid and run.pid != os.getpid():
+            try:
+                os.kill(run.pid, 0)
+            except ProcessLookupError:
+                return
+            except PermissionError:
+                pass
+            raise StoreError(f"{self.name}: another refresh (run {run.id}, process {run.pid}) is still running on "
+                             f"this database; wait for it, or stop it with `kill {run.pid}`")
+        if run.host != host and run.heartbeat:
+            age = (dt.datetime.now(dt.timezone.utc) - dt.datetime.fromisoformat(run.heartbeat)).total_seconds()
+            if age < STALE_AFTER_S:
+                raise StoreError(f"{self.name}: a refresh (run {run.id}) on host {run.host} wrote {age:.0f} s ago; "
+                                 "wait for it to finish")
+
+    def done_paths(self, run_id: int) -> set[str]:
+        """Paths this run has already handled (non-empty only for a resumed run)."""
+        with self.reading() as conn:
+            return {r[0] for r in conn.execute(sa.select(run_files.c.path).where(run_files.c.run_id == run_id))}
+
+    def known_sources(self) -> dict[str, KnownSource]:
+        with self.reading() as conn:
+            rows = conn.execute(sa.select(sources.c.path, sources.c.fingerprint, sources.c.model_version,
+                                          sources.c.status))
+            return {r.path: KnownSource(r.fingerprint, r.model_version, r.status) for r in rows}
+
+    def record_failure(self, run_id: int, path: str, problem: str) -> None:
+        with self.transaction() as conn:
+            self._upsert(conn, run_files, {"run_id": run_id, "path": path, "action": FAILED, "problem": problem,
+                                           "passages": 0}, ("run_id", "path"))
+
+    def commit_file(self, run_id: int, path: str, fingerprint: str, action: str, model_version: str,
+                    coded: list[tuple[Transcript, list[Coding]]]) -> int:
+        """Replace one file's transcripts and passages and record it, in one transaction.
+
+        Returns the number of passages written.
+        """
+        n = 0
+        with self.transaction() as conn:
+            src = conn.execute(sa.select(sources.c.id).where(sources.c.path == path)).first()
+            if src is None:
+                source_id = conn.execute(sources.insert().values(
+                    path=path, fingerprint=fingerprint, model_version=model_version, status="active",
+                    coded_run=run_id)).inserted_primary_key[0]
+            else:
+                source_id = src.id
+                self._delete_contents(conn, source_id)
+                conn.execute(sources.update().where(sources.c.id == source_id).values(
+                    fingerprint=fingerprint, model_version=model_version, status="active", coded_run=run_id,
+                    removed_run=None))
+            for idx, (transcript, codings) in enumerate(coded):
+                tid = conn.execute(transcripts.insert().values(
+                    source_id=source_id, idx=idx, source=transcript.source, company=transcript.company,
+                    content_hash=transcript.content_hash, format=transcript.format,
+                    interviewee=transcript.interviewee, date=transcript.date, language=transcript.language,
+                    text=transcript.text)).inserted_primary_key[0]
+                if codings:
+                    conn.execute(passages.insert(), [passage_row(tid, seq, c) for seq, c in enumerate(codings)])
+                n += len(codings)
+            self._upsert(conn, run_files, {"run_id": run_id, "path": path, "action": action, "problem": None,
+                                           "passages": n}, ("run_id", "path"))
+            conn.execute(runs.update().where(runs.c.id == run_id).values(heartbeat=now()))
+        return n
+
+    def _delete_contents(self, conn: Connection, source_id: int) -> None:
+        tids = sa.select(transcripts.c.id).where(transcripts.c.source_id == source_id)
+        conn.execute(passages.delete().where(passages.c.transcript_id.in_(tids)))
+        conn.execute(transcripts.delete().where(transcripts.c.source_id == source_id))
+
+    def mark_removed(self, run_id: int, path: str) -> None:
+        """A file gone from the corpus: its passages leave the profiles, its source row stays, marked."""
+        with self.transaction() as conn:
+            src = conn.execute(sa.select(sources.c.id).where(sources.c.path == path)).first()
+            if src is None:
+                return
+            self._delete_contents(conn, src.id)
+            conn.execute(sources.update().where(sources.c.id == src.id).values(status="removed", removed_run=run_id))
+            self._upsert(conn, run_files, {"run_id": run_id, "path": path, "action": REMOVED, "problem": None,
+                                           "passages": 0}, ("run_id", "path"))
+
+    def finish_run(self, run_id: int, files: int, profile_rows: Iterable[dict]) -> dict:
+        """Store the run's profiles and counts and mark it ok, in one transaction; return the run."""
+        with self.transaction("finish the run in") as conn:
+            counts = dict(conn.execute(
+                sa.select(run_files.c.action, sa.func.count()).where(run_files.c.run_id == run_id)
+                .group_by(run_files.c.action)).all())
+            coded = conn.execute(sa.select(sa.func.coalesce(sa.func.sum(run_files.c.passages), 0))
+                                 .where(run_files.c.run_id == run_id)).scalar_one()
+            handled = sa.select(run_files.c.path).where(run_files.c.run_id == run_id)
+            unchanged = conn.execute(sa.select(sa.func.count()).select_from(sources).where(
+                sources.c.status == "active", sources.c.path.not_in(handled))).scalar_one()
+            conn.execute(profiles.delete().where(profiles.c.run_id == run_id))
+            n_companies = 0
+            for position, row in enumerate(profile_rows):
+                conn.execute(profiles.insert().values(run_id=run_id, position=position, **row))
+                n_companies += 1
+            conn.execute(runs.update().where(runs.c.id == run_id).values(
+                status="ok", finished=now(), heartbeat=now(), files=files, added=counts.get(ADDED, 0),
+                changed=counts.get(CHANGED, 0), recoded=counts.get(RECODED, 0), removed=counts.get(REMOVED, 0),
+                failed=counts.get(FAILED, 0), unchanged=int(unchanged), passages_coded=int(coded),
+                companies=n_companies))
+        self.backup()
+        return self.run(run_id)
+
+    # -- reading --------------------------------------------------------------------------------
+
+    def run(self, run_id: int) -> dict:
+        with self.reading() as conn:
+            row = conn.execute(sa.select(runs).where(runs.c.id == run_id)).mappings().first()
+            if row is None:
+                raise StoreError(f"{self.name}: no run {run_id}")
+            return dict(row)
+
+    def list_runs(self, status: str | None = "ok") -> list[dict]:
+        with self.reading() as conn:
+            q = sa.select(runs).order_by(runs.c.id)
+            if status:
+                q = q.where(runs.c.status == status)
+            return [dict(r) for r in conn.execute(q).mappings()]
+
+    def files_of_run(self, run_id: int) -> list[dict]:
+        with self.reading() as conn:
+            return [dict(r) for r in conn.execute(
+                sa.select(run_files.c.path, run_files.c.action, run_files.c.problem, run_files.c.passages)
+                .where(run_files.c.run_id == run_id).order_by(run_files.c.path)).mappings()]
+
+    def count_passages(self) -> int:
+        with self.reading() as conn:
+            return int(conn.execute(sa.select(sa.func.count()).select_from(passages)).scalar_one())
+
+    def iter_codings(self, chunk: int = 500) -> Iterator[Coding]:
+        """Every stored coding in corpus order (source path, transcript, passage), streamed."""
+        order = (transcripts.c.source, transcripts.c.idx, passages.c.seq)
+        q = (sa.select(passages, transcripts.c.idx).join(transcripts, passages.c.transcript_id == transcripts.c.id)
+             .order_by(*order))
+        with self.reading() as conn:
+            result = conn.execution_options(stream_results=True, yield_per=chunk).execute(q).mappings()
+            for row in result:
+                yield coding_from_row(row)
+
+    def codings_by_ids(self, ids: Iterable[str]) -> list[Coding]:
+        ids = sorted(set(ids))
+        out: list[Coding] = []
+        with self.reading() as conn:
+            for i in range(0, len(ids), 500):
+                rows = conn.execute(sa.select(passages).where(passages.c.passage_id.in_(ids[i:i + 500]))).mappings()
+                out.extend(coding_from_row(r) for r in rows)
+        return out
+
+    def iter_transcript_texts(self) -> Iterator[tuple[str, str]]:
+        """(source name, stored text) of every transcript, streamed."""
+        q = sa.select(transcripts.c.source, transcripts.c.text).order_by(transcripts.c.source, transcripts.c.idx)
+        with self.reading() as conn:
+            yield from ((r.source, r.text) for r in conn.execution_options(stream_results=True, yield_per=50)
+                        .execute(q))
+
+    def iter_score_rows(self, chunk: int = 2000) -> Iterator[sa.Row]:
+        """Just what profiles need, per coded passage, in corpus order (for the streaming aggregator)."""
+        cols = [passages.c.company, passages.c.passage_id]
+        for code in CODES:
+            c = code.lower()
+            cols += [passages.c[f"{c}_on"], passages.c[f"{c}_p"], passages.c[f"{c}_valence"],
+                     passages.c[f"{c}_vpos"], passages.c[f"{c}_vneg"]]
+        q = (sa.select(*cols).join(transcripts, passages.c.transcript_id == transcripts.c.id)
+             .order_by(transcripts.c.source, transcripts.c.idx, passages.c.seq))
+        with self.reading() as conn:
+            yield from conn.execution_options(stream_results=True, yield_per=chunk).execute(q)
+
+    def profiles_of_run(self, run_id: int) -> list[dict]:
+        with self.reading() as conn:
+            rows = conn.execute(sa.select(profiles.c.data).where(profiles.c.run_id == run_id)
+                                .order_by(profiles.c.position))
+            return [json.loads(r.data) for r in rows]
+
+    def history(self, company: str | None = None, *, last: int | None = None) -> list[dict]:
+        """Profiles across successful runs: dicts with run id, finished, model version and the profile.
+
+        ``last`` keeps only the most recent runs.
+        """
+        with self.reading() as conn:
+            ok = sa.select(runs.c.id).where(runs.c.status == "ok").order_by(runs.c.id.desc())
+            run_ids = [r[0] for r in conn.execute(ok.limit(last) if last else ok)]
+        q = (sa.select(profiles.c.run_id, profiles.c.company, profiles.c.data, runs.c.finished, runs.c.model_version)
+             .join(runs, profiles.c.run_id == runs.c.id)
+             .where(profiles.c.run_id.in_(run_ids))
+             .order_by(profiles.c.company, profiles.c.run_id))
+        if company is not None:
+            q = q.where(profiles.c.company == company)
+        with self.reading() as conn:
+            return [{"run_id": r.run_id, "finished": r.finished, "model_version": r.model_version,
+                     "company": r.company, "profile": json.loads(r.data)} for r in conn.execute(q)]
+
+    def companies(self) -> list[str]:
+        with self.reading() as conn:
+            return [r[0] for r in conn.execute(sa.select(profiles.c.company).distinct().order_by(profiles.c.company))]
+
+    def dump(self) -> dict[str, list]:
+        """Table contents without ids and timestamps, in a stable order (for comparing stores)."""
+        def rows(conn, q):
+            return [dict(r) for r in conn.execute(q).mappings()]
+
+        src = {r.id: r.path for r in self._all(sources)}
+        with self.reading() as conn:
+            return {
+                "runs": rows(conn, sa.select(*[c for c in runs.c if c.name not in
+                                               ("id", "started", "finished", "heartbeat", "host", "pid")])
+                             .order_by(runs.c.id)),
+                "run_files": rows(conn, sa.select(run_files.c.path, run_files.c.action, run_files.c.problem,
+                                                  run_files.c.passages).order_by(run_files.c.run_id, run_files.c.path)),
+                "sources": rows(conn, sa.select(sources.c.path, sources.c.fingerprint, sources.c.model_version,
+                                                sources.c.status).order_by(sources.c.path)),
+                "transcripts": sorted(
+                    ({"file": src[r["source_id"]], **{k: v for k, v in r.items() if k not in ("id", "source_id")}}
+                     for r in rows(conn, sa.select(transcripts))), key=lambda r: (r["file"], r["idx"])),
+                "passages": rows(conn, sa.select(*[c for c in passages.c if c.name not in ("id", "transcript_id")])
+                                 .order_by(passages.c.source, passages.c.passage_id, passages.c.seq)),
+                "profiles": rows(conn, sa.select(profiles.c.company, profiles.c.position, profiles.c.n_passages,
+                                                 profiles.c.primary_focus, profiles.c.data)
+                                 .order_by(profiles.c.run_id, profiles.c.position)),
+            }
+
+    def _all(self, table: sa.Table) -> list[sa.Row]:
+        with self.reading() as conn:
+            return list(conn.execute(sa.select(table)))
+
+    # -- backup ---------------------------------------------------------------------------------
+
+    def backup(self) -> Path | None:
+        """Copy an SQLite database to ``<db>.bak`` (SQLite's online backup API, WAL included)."""
+        if self.path is None:
+            return None
+        target = backup_path(self.path)
+        tmp = target.with_name(f".{target.name}.{os.getpid()}.tmp")
+        try:
+            src = sqlite3.connect(self.path, timeout=60)
+            try:
+                dst = sqlite3.connect(tmp)
+                try:
+                    src.backup(dst)
+                finally:
+                    dst.close()
+            finally:
+                src.close()
+            os.replace(tmp, target)
+        except (OSError, sqlite3.Error) as exc:
+            tmp.unlink(missing_ok=True)
+            raise StoreError(f"{self.path}: could not write the backup {target}: {exc}") from exc
+        return target
+
+
+def passage_row(transcript_id: int, seq: int, coding: Coding) -> dict:
+    p = coding.passage
+    row = {
+        "transcript_id": transcript_id, "seq": seq, "passage_id": p.id, "company": p.company, "source": p.source,
+        "start": p.start, "end": p.end, "speaker": p.speaker, "text": p.text, "model_version": coding.model_version,
+        "assigned": json.dumps(list(coding.assigned)),
+        "codes": json.dumps({c: {"p": s.p, "valence": s.valence, "valence_p": s.valence_p}
+                             for c, s in coding.codes.items()}),
+        "evidence": json.dumps({c: list(span) for c, span in coding.evidence.items()}),
+    }
+    for code in CODES:
+        c, score = code.lower(), coding.codes[code]
+        row.update({f"{c}_on": int(code in coding.assigned), f"{c}_p": score.p, f"{c}_valence": score.valence,
+                    f"{c}_vpos": score.valence_p.get("+", 0.0), f"{c}_vneg": score.valence_p.get("-", 0.0)})
+    return row
+
+
+def coding_from_row(row) -> Coding:
+    return Coding.from_dict({
+        "id": row["passage_id"], "company": row["company"], "source": row["source"], "speaker": row["speaker"],
+        "start": row["start"], "end": row["end"], "text": row["text"], "codes": json.loads(row["codes"]),
+        "assigned": json.loads(row["assigned"]), "evidence": json.loads(row["evidence"]),
+        "model_version": row["model_version"],
+    })
+
+
+def open_store(db: str | os.PathLike | None = None) -> Store:
+    """Open (creating if needed) the results database named by ``--db`` (URL or SQLite path)."""
+    return Store(resolve_url(db))
+
+
