@@ -66,18 +66,21 @@ BATTERY: dict[str, tuple[bytes, str | None]] = {
     "bad_minutes.vtt": (b"WEBVTT\n\n00:75:01.000 --> 00:75:02.000\nHi.\n", r"line 3: malformed cue timestamp"),
     "bad_time.srt": (b"1\r\n00:00:01,000 --> 00:00:02,000\r\nHi.\r\n\r\n2\r\n00:00:03,000 -> 00:00:04,000\r\nBye.\r\n",
                      r"line 6: malformed cue timestamp '00:00:03,000 -> 00:00:04,000'"),
-    "no_timing.srt": (b"1\n00:00:01,000 --> 00:00:02,000\nHi.\n\n2\nBye.\n", r"line 6: expected a timing line after cue number 2"),
+    "no_timing.srt": (b"1\n00:00:01,000 --> 00:00:02,000\nHi.\n\n2\nBye.\n",
+                      r"line 6: expected a timing line after cue number 2"),
     "no_cues.vtt": (b"WEBVTT\n\nJust some text.\n", r"contains no WebVTT cues"),
-    "text_as.docx": (b"Interviewer: this is plain text saved as .docx\n", r"not a Word \.docx file \(not a zip archive\)"),
+    "text_as.docx": (b"Interviewer: this is plain text saved as .docx\n",
+                     r"not a Word \.docx file \(not a zip archive\)"),
     "zip_as.docx": (zip_bytes(), r"is a zip archive but not a readable Word document"),
-    "broken_line.jsonl": (b'{"id": "a-1", "text": "fine"}\n{"id": "a-2", "text": "broken\n{"id": "a-3", "text": "ok"}\n',
-                          r"line 2: not valid JSON"),
+    "broken_line.jsonl": (b'{"id": "a-1", "text": "fine"}\n{"id": "a-2", "text": "broken\n'
+                          b'{"id": "a-3", "text": "ok"}\n', r"line 2: not valid JSON"),
     "dup_ids.jsonl": (b'{"id": "a-1", "text": "one"}\n{"id": "a-2", "text": "two"}\n{"id": "a-1", "text": "three"}\n',
                       r"line 3: duplicate passage id 'a-1' \(first on line 1\)"),
     "no_text.jsonl": (b'{"id": "a-1", "txt": "one"}\n', r"line 1: missing 'text'"),
     "surrogate.jsonl": (b'{"id": "a-1", "text": "bad \\ud800 escape"}\n', r"line 1: contains an invalid \\u escape"),
     "slides.xyz": (b"whatever", r"unsupported file type '\.xyz'; supported: \.docx, \.jsonl, \.markdown, \.md"),
-    "old_word.doc": (b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1" + bytes(100), r"unsupported file type '\.doc' \(save it as \.docx\)"),
+    "old_word.doc": (b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1" + bytes(100),
+                     r"unsupported file type '\.doc' \(save it as \.docx\)"),
 }
 
 
@@ -147,13 +150,25 @@ def test_unreadable_file_by_permission(tmp_path):
         path.chmod(0o600)
 
 
-def test_fifo_and_folder_named_like_transcripts(tmp_path):
+def test_fifo_folder_and_links_named_like_transcripts(tmp_path):
     os.mkfifo(tmp_path / "pipe.vtt")
     with pytest.raises(IngestError, match="not a regular file"):
         read_source(tmp_path / "pipe.vtt")  # must not block
     (tmp_path / "folder.txt").mkdir()
     with pytest.raises(IngestError, match="is a folder, not a file"):
         read_source(tmp_path / "folder.txt")
+    (tmp_path / "loop.srt").symlink_to(tmp_path / "loop.srt")
+    with pytest.raises(IngestError, match="is a symbolic link loop"):
+        read_source(tmp_path / "loop.srt")
+    (tmp_path / "gone.md").symlink_to(tmp_path / "nowhere.md")
+    with pytest.raises(IngestError, match="is a broken symbolic link"):
+        read_source(tmp_path / "gone.md")
+
+
+def test_pdf_named_docx(tmp_path):
+    (tmp_path / "paper.docx").write_bytes(PDF)
+    with pytest.raises(IngestError, match="looks like a PDF file, not a Word .docx file"):
+        read_source(tmp_path / "paper.docx")
 
 
 def test_folder_without_transcripts(tmp_path):

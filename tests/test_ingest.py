@@ -167,8 +167,9 @@ def test_docx_plain_paragraphs(tmp_path):
 def test_vtt_voice_tags_merge_and_render():
     t = one(FIXTURES / "voice_tags.vtt")
     assert t.text == ("Interviewer: How did you find partners?\n\n"
-                      "Søren Dahl: Mostly through the Danish embassy. They introduced us to three distributors & an agent."
-                      "\n\nInterviewer: Thanks.\n\n")
+                      "Søren Dahl: Mostly through the Danish embassy. "
+                      "They introduced us to three distributors & an agent.\n\n"
+                      "Interviewer: Thanks.\n\n")
     assert [(x.role, x.speaker, x.time) for x in t.turns] == [
         ("question", "Interviewer", "00:00:00.000"), ("answer", "Søren Dahl", "00:00:02.600"),
         ("question", "Interviewer", "00:00:08.100")]
@@ -185,6 +186,12 @@ def test_vtt_without_speakers_is_one_turn(tmp_path):
     t = one(write(tmp_path, "plain.vtt", raw))
     assert roles(t) == [("answer", None, "Hello there. General Kenobi.")]
     assert t.turns[0].time == "00:00:01.000"
+
+
+def test_vtt_tolerates_glued_header_and_missing_blank_lines(tmp_path):
+    raw = "WEBVTT\nKind: captions\n00:00.000 --> 00:01.000\nAnna: One.\n2\n00:01.000 --> 00:02.000\nAnna: Two.\n"
+    t = one(write(tmp_path, "glued.vtt", raw))
+    assert roles(t) == [("answer", "Anna", "One. Two.")]
 
 
 def test_srt_crlf_numbered_cues():

@@ -129,7 +129,8 @@ def test_jsonl(workdir, rows, broken):
         assert given_ids == [str(r["id"]).strip() for r in rows]
         for t in result:
             # rows without a company belong to the file-name stem, never to "A" or "B"
-            mine = [r["text"] for r in rows if owner(r) == t.company or (owner(r) is None and t.company not in ("A", "B"))]
+            mine = [r["text"] for r in rows
+                    if owner(r) == t.company or (owner(r) is None and t.company not in ("A", "B"))]
             assert [t.text[x.start:x.end] for x in t.turns] == mine
 
 

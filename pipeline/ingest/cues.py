@@ -46,7 +46,7 @@ def _split_voices(cue: Cue) -> list[tuple[str | None, str]]:
     if parts[0].strip():
         pieces.append((None, parts[0]))
     for name, text in zip(parts[1::2], parts[2::2]):
-        pieces.append((" ".join(name.split()), text))
+        pieces.append((_clean(name), text))
     cleaned = [(voice, _clean(text)) for voice, text in pieces]
     return [(voice, text) for voice, text in cleaned if text]
 

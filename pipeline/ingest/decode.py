@@ -10,7 +10,7 @@ from pathlib import Path
 
 from pipeline.errors import IngestError
 
-# Magic numbers of files people rename to .txt by mistake; name -> prefix.
+# Magic numbers of files people rename to .txt by mistake, and what they are.
 _MAGIC: tuple[tuple[bytes, str], ...] = (
     (b"%PDF", "a PDF"),
     (b"\x89PNG\r\n\x1a\n", "a PNG"),
@@ -26,6 +26,11 @@ _SAMPLE = 1 << 16
 _UTF8_MULTIBYTE = re.compile(rb"[\xc2-\xdf][\x80-\xbf]|[\xe0-\xef][\x80-\xbf]{2}|[\xf0-\xf4][\x80-\xbf]{3}")
 # C0 controls other than tab, newline, vertical tab, form feed, carriage return, escape.
 _CONTROL = bytes(b for b in range(32) if b not in (9, 10, 11, 12, 13, 27))
+
+
+def magic_kind(data: bytes) -> str | None:
+    """'a PDF', 'a PNG', ... when ``data`` starts with a known binary signature."""
+    return next((what for magic, what in _MAGIC if data.startswith(magic)), None)
 
 
 def _not_text(path: str | Path, what: str) -> IngestError:
@@ -66,9 +71,9 @@ def decode_bytes(data: bytes, path: str | Path) -> str:
     if data.startswith((codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE)):
         # 'utf-16' reads the BOM, picks the byte order and drops the BOM.
         return _strict(data, "utf-16", path)
-    for magic, what in _MAGIC:
-        if data.startswith(magic):
-            raise _not_text(path, what)
+    what = magic_kind(data)
+    if what is not None:
+        raise _not_text(path, what)
     sample = data[:_SAMPLE]
     if 0 in sample:
         utf16 = _utf16_without_bom(sample)

@@ -1,6 +1,7 @@
 """The format readers, keyed by file extension, and reading one source file."""
 from __future__ import annotations
 
+import errno
 import os
 import stat
 from pathlib import Path
@@ -78,6 +79,8 @@ def read_bytes(path: Path, max_bytes: int | None = None) -> bytes:
     except IngestError:
         raise
     except OSError as exc:
+        if exc.errno == errno.ELOOP:
+            raise IngestError(path, "is a symbolic link loop") from None
         if os.path.islink(path) and not os.path.exists(path):
             raise IngestError(path, "is a broken symbolic link") from None
         raise IngestError(path, f"cannot be read: {exc.strerror or exc}") from None

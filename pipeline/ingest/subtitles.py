@@ -65,8 +65,10 @@ def parse_cues(text: str, path: object, *, srt: bool) -> list[Cue]:
     """All cues of a subtitle file, in file order."""
     cues: list[Cue] = []
     blocks = _blocks(text)
-    if not srt and blocks and blocks[0][1][0].lstrip("\ufeff").startswith("WEBVTT"):
-        blocks = blocks[1:]
+    if not srt and blocks and blocks[0][1][0].startswith("WEBVTT"):
+        first, header = blocks[0]
+        # A cue glued to the header (no blank line) is still a cue.
+        blocks[0:1] = [(first + 1, header[1:])] if any(map(_timing_like, header[1:])) else []
     for first, lines in blocks:
         head = lines[0].strip()
         if not srt and head.split(" ", 1)[0] in _VTT_SKIP and not any(map(_timing_like, lines)):

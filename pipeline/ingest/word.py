@@ -11,6 +11,7 @@ import zipfile
 
 from pipeline.errors import IngestError
 from pipeline.ingest.base import SourceInfo
+from pipeline.ingest.decode import magic_kind
 from pipeline.ingest.text import Block, turns_from_blocks
 from pipeline.records import Transcript
 
@@ -44,6 +45,9 @@ def _open(data: bytes, info: SourceInfo):
     import docx
 
     if not zipfile.is_zipfile(io.BytesIO(data)):
+        what = magic_kind(data)
+        if what is not None:
+            raise IngestError(info.path, f"looks like {what} file, not a Word .docx file")
         raise IngestError(info.path, "is not a Word .docx file (not a zip archive); "
                                      "old .doc files must be saved as .docx first")
     try:
