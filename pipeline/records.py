@@ -21,7 +21,7 @@ def text_hash(text: str) -> str:
     return hashlib.sha256(text.encode("utf-8")).hexdigest()
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)  # millions of these for a 200 MB transcript
 class Turn:
     """A structural unit of a transcript: a paragraph or one speaker's turn.
 
@@ -63,7 +63,7 @@ class Transcript:
         return text_hash(self.text)
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class Passage:
     """The unit of coding; ``text == transcript.text[start:end]``."""
 
