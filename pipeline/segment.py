@@ -84,6 +84,13 @@ def _windows(transcript: Transcript, turn: Turn, max_sentences: int, max_chars: 
     return [w for w in out if w[0] < w[1]]
 
 
+def id_stem(source: str) -> str:
+    """Passage-id prefix: the file stem, led by its sub-folders so ids stay unique across folders."""
+    path = PurePosixPath(source)
+    parts = [*path.parent.parts, path.stem] if str(path.parent) != "." else [path.stem]
+    return "-".join("_".join(p.lower().split()) for p in parts)
+
+
 def segment(
     transcript: Transcript,
     *,
@@ -104,7 +111,7 @@ def segment(
     lang = _language(transcript)
     # spaCy is imported only when some turn is long enough to need splitting.
     get_nlp = (lambda: nlp) if nlp is not None else (lambda: sentencizer(lang))
-    stem = PurePosixPath(transcript.source).stem.lower()
+    stem = id_stem(transcript.source)
     counters = {"answer": 0, "question": 0, "heading": 0}
     prefixes = {"answer": "", "question": "q", "heading": "h"}
     passages: list[Passage] = []
