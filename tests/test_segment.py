@@ -61,7 +61,7 @@ def test_long_turn_is_split_into_balanced_sentence_windows():
     t = transcript(text, [Turn(0, 2, "Interviewer", "question"), Turn(6, 6 + len(body), "Ann")])
     passages = segment(t)
     check(t, passages)
-    assert [p.id for p in passages] == ["acme talk-q01", "acme talk-01", "acme talk-02", "acme talk-03"]
+    assert [p.id for p in passages] == ["folder-acme_talk-q01", "folder-acme_talk-01", "folder-acme_talk-02", "folder-acme_talk-03"]
     windows = [p for p in passages if p.coded]
     assert [p.text.count("Sentence number") for p in windows] == [7, 7, 6]
     assert windows[0].text.startswith("Sentence number 0 ")
@@ -77,7 +77,7 @@ def test_no_split_when_only_one_threshold_is_passed():
     few_long = "word " * 400  # one sentence, 2000 characters
     text = many_short + "\n\n" + few_long.strip()
     t = transcript(text, [Turn(0, len(many_short)), Turn(len(many_short) + 2, len(text))])
-    assert [p.id for p in segment(t)] == ["acme talk-01", "acme talk-02"]
+    assert [p.id for p in segment(t)] == ["folder-acme_talk-01", "folder-acme_talk-02"]
     assert len(segment(t, max_sentences=5, max_chars=100)) == 1 + 6
 
 
@@ -151,3 +151,9 @@ def test_vtt_passages_cover_utterances_only():
 def test_bad_max_sentences():
     with pytest.raises(ValueError):
         segment(transcript("x", [Turn(0, 1)]), max_sentences=0)
+
+
+def test_ids_stay_unique_across_sub_folders():
+    a = Transcript(source="wave1/acme.txt", company="Acme", text="We export.", format="txt", turns=[Turn(0, 10)])
+    b = Transcript(source="wave2/acme.txt", company="Acme", text="We export.", format="txt", turns=[Turn(0, 10)])
+    assert [p.id for p in segment(a) + segment(b)] == ["wave1-acme-01", "wave2-acme-01"]
