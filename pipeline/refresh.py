@@ -25,7 +25,6 @@ import threading
 from collections import Counter
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
-from functools import partial
 from pathlib import Path
 
 from pipeline.errors import IngestError, IntcapError, ModelError
@@ -198,11 +197,15 @@ def code_transcripts(model_dir: str, version: str, items: list[tuple[str, list[T
 
 
 class InlineExecutor:
-    """Runs each batch in this process, one after another."""
+    """Codes each batch in this process, one after another.
 
-    def map(self, fn: Callable, batches: Iterable) -> Iterator:
+    An executor's ``map(model_dir, version, batches)`` yields :func:`code_transcripts`
+    results, in any order; ``flows/refresh_corpus.py`` has the Prefect/Dask one.
+    """
+
+    def map(self, model_dir: str, version: str, batches: Iterable) -> Iterator[dict]:
         for batch in batches:
-            yield fn(batch)
+            yield code_transcripts(model_dir, version, batch)
 
 
 # -- profiles -----------------------------------------------------------------------------------
@@ -316,8 +319,8 @@ def refresh(corpus: Path, store: Store, model_dir: Path, *, batch_size: int = DE
     executor = executor or InlineExecutor()
     plan = plan_refresh(Path(corpus), store, version)
     pending: dict[str, tuple[FileJob, list[Transcript]]] = {}
-    code = partial(code_transcripts, str(Path(model_dir).resolve()), version)
-    for coded in executor.map(code, read_batches(plan, store, pending, batch_size)):
+    batches = read_batches(plan, store, pending, batch_size)
+    for coded in executor.map(str(Path(model_dir).resolve()), version, batches):
         for name, per_transcript, problem in coded["results"]:
             job, ts = pending.pop(name)
             if problem:
@@ -401,3 +404,26 @@ def write_outputs(store: Store, out_dir: Path, run: dict, profiles: list[Profile
         profiles, EvidenceCodings(store, profiles), model_version=run["model_version"],
         title="intcap report", extra_sections=[history_section(store)]))
     write_json(out_dir / "run.json", result)
+
+
+def run_refresh(corpus: Path, *, db: str | None = None, out_dir: Path | None = None, model_dir: Path,
+                workers: int | None = None, dask_address: str | None = None, batch_size: int = DEFAULT_BATCH_SIZE,
+                use_prefect: bool = True) -> dict:
+    """What ``intcap refresh`` runs: the Prefect flow (optionally on Dask), or the plain loop."""
+    if not Path(corpus).is_dir():
+        raise IntcapError(f"{corpus}: no such folder")
+    read_manifest(Path(model_dir))  # a clear error before anything starts
+    if not use_prefect:
+        if workers is not None or dask_address:
+            raise IntcapError("--workers and --dask-address run on Prefect's Dask task runner; drop --no-prefect")
+        from pipeline.store import open_store
+
+        with open_store(db) as store:
+            return refresh(Path(corpus), store, Path(model_dir), batch_size=batch_size, out_dir=out_dir)
+    from flows.prefect_env import configure_offline
+
+    configure_offline()
+    from flows.refresh_corpus import refresh_corpus
+
+    return refresh_corpus(str(corpus), db, str(out_dir) if out_dir else None, str(model_dir), workers, dask_address,
+                          batch_size)
