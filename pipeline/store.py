@@ -212,10 +212,13 @@ class KnownSource:
 class Store:
     """A results database. Open with :func:`open_store`; use as a context manager."""
 
-    def __init__(self, url: str):
+    def __init__(self, url: str, *, create: bool = True):
         self.url = url
         self.path = sqlite_path(url)
         self._engine: Engine | None = None
+        if not create and self.path is not None and not self.path.exists():
+            raise StoreError(f"{self.path}: no results database here; create it with `intcap refresh CORPUS_DIR "
+                             f"--db {self.path}` (or give --db)")
         self._check_file()
         try:
             self._engine = self._create_engine()
@@ -636,8 +639,8 @@ def coding_from_row(row) -> Coding:
     })
 
 
-def open_store(db: str | os.PathLike | None = None) -> Store:
-    """Open (creating if needed) the results database named by ``--db`` (URL or SQLite path)."""
-    return Store(resolve_url(db))
+def open_store(db: str | os.PathLike | None = None, *, create: bool = True) -> Store:
+    """Open (creating it if needed and ``create``) the results database named by ``--db`` (URL or SQLite path)."""
+    return Store(resolve_url(db), create=create)
 
 

@@ -10,7 +10,7 @@ import sys
 
 from pipeline.errors import IntcapError
 
-COMMANDS = ("code", "train", "evaluate", "export", "import")
+COMMANDS = ("code", "train", "evaluate", "export", "import", "refresh", "history", "schedule")
 
 
 def build_parser() -> argparse.ArgumentParser:
