@@ -320,7 +320,9 @@ def refresh(corpus: Path, store: Store, model_dir: Path, *, batch_size: int = DE
     plan = plan_refresh(Path(corpus), store, version)
     pending: dict[str, tuple[FileJob, list[Transcript]]] = {}
     batches = read_batches(plan, store, pending, batch_size)
+    loads: dict[int, int] = {}
     for coded in executor.map(str(Path(model_dir).resolve()), version, batches):
+        loads[coded["pid"]] = max(loads.get(coded["pid"], 0), coded["loads"])
         for name, per_transcript, problem in coded["results"]:
             job, ts = pending.pop(name)
             if problem:
@@ -335,6 +337,8 @@ def refresh(corpus: Path, store: Store, model_dir: Path, *, batch_size: int = DE
     profiles = profiles_from_store(store, settings_from_manifest(manifest))
     run = store.finish_run(plan.run_id, plan.files, (profile_row(p) for p in profiles))
     result = summary(store, run, resumed=plan.resumed)
+    #: worker process id -> times it loaded the model (1 each: loaded once per worker, not per task)
+    result["model_loads"] = {str(pid): n for pid, n in sorted(loads.items())}
     if out_dir is not None:
         write_outputs(store, Path(out_dir), run, profiles, result)
         result["out_dir"] = str(out_dir)
