@@ -1,0 +1,195 @@
+// intcap review page. Every piece of transcript text is set with textContent: never as HTML.
+"use strict";
+(function () {
+  const CODES = ["NET", "ENT", "ABS", "PRI"];
+  const VALENCES = ["+", "-", "0"];
+  const csrf = document.querySelector('meta[name="intcap-csrf"]').content;
+  const $ = (id) => document.getElementById(id);
+  let current = null;   // the passage shown
+  let chosen = {};      // code -> valence, the answer being built
+  let focus = null;     // the code +/-/0 apply to
+  let busy = false;
+
+  function el(tag, text, cls) {
+    const node = document.createElement(tag);
+    if (text !== undefined && text !== null) node.textContent = String(text);
+    if (cls) node.className = cls;
+    return node;
+  }
+
+  function status(text, error) {
+    $("status").textContent = text || "";
+    $("status").className = error ? "error" : "";
+  }
+
+  function showProgress(p) {
+    if (!p) return;
+    const agreement = p.agreement === null ? "–" : Math.round(p.agreement * 100) + "%";
+    $("progress").textContent = p.reviewed + " reviewed / " + p.queued + " queued · estimated agreement " +
+      agreement + " (answers equal to the suggestion)";
+  }
+
+  function renderContext(box, ctx, label) {
+    box.replaceChildren();
+    if (!ctx) { box.hidden = true; return; }
+    box.hidden = false;
+    box.append(el("span", label + (ctx.speaker ? " – " + ctx.speaker : "") + ": ", "who"), el("span", ctx.text));
+  }
+
+  function renderText(box, text, spans) {
+    // merge evidence spans, then alternate plain text nodes and <mark> elements
+    const marks = spans.slice().sort((a, b) => a.start - b.start);
+    box.replaceChildren();
+    let at = 0;
+    for (const s of marks) {
+      const start = Math.max(s.start, at);
+      if (start >= s.end) continue;
+      if (start > at) box.append(document.createTextNode(text.slice(at, start)));
+      const mark = el("mark", text.slice(start, s.end));
+      mark.title = "evidence for " + s.code;
+      box.append(mark);
+      at = s.end;
+    }
+    if (at < text.length) box.append(document.createTextNode(text.slice(at)));
+  }
+
+  function renderCodes() {
+    const rows = $("code-rows");
+    rows.replaceChildren();
+    current.codes.forEach((c, i) => {
+      const tr = el("tr");
+      tr.dataset.code = c.code;
+      if (c.code in chosen) tr.classList.add("on");
+      if (c.code === focus) tr.classList.add("focus");
+      if (c.assigned) tr.classList.add("suggested");
+      tr.append(el("td", String(i + 1)), el("td", c.code, "code"));
+      tr.append(el("td", (c.p === null ? "–" : c.p.toFixed(2)) + " (" + c.threshold.toFixed(2) + ")"));
+      const vp = c.valence_p || {};
+      tr.append(el("td", VALENCES.map((v) => v + " " + (vp[v] === undefined ? "–" : vp[v].toFixed(2))).join("  ")));
+      const cell = el("td", null, "valence");
+      const toggle = el("button", c.code in chosen ? "✓" : "add");
+      toggle.type = "button";
+      toggle.addEventListener("click", () => toggleCode(c.code));
+      cell.append(toggle);
+      for (const v of VALENCES) {
+        const b = el("button", v);
+        b.type = "button";
+        if (chosen[c.code] === v) b.classList.add("chosen");
+        b.addEventListener("click", () => { focus = c.code; setValence(v); });
+        cell.append(b);
+      }
+      tr.append(cell);
+      rows.append(tr);
+    });
+  }
+
+  function render(data) {
+    showProgress(data.progress);
+    current = data.passage;
+    if (!current) {
+      $("main").hidden = true;
+      $("done").hidden = false;
+      return;
+    }
+    $("done").hidden = true;
+    $("main").hidden = false;
+    $("passage").dataset.id = current.id;
+    $("company").textContent = current.company;
+    $("source").textContent = current.source;
+    $("speaker").textContent = current.speaker || "–";
+    renderContext($("previous"), current.previous, "before");
+    renderContext($("next"), current.next, "after");
+    renderText($("passage"), current.text, current.evidence || []);
+    chosen = Object.assign({}, current.suggestion);
+    focus = Object.keys(chosen)[0] || null;
+    renderCodes();
+  }
+
+  function suggestedValence(code) {
+    const c = current.codes.find((x) => x.code === code);
+    return (current.suggestion[code]) || (c && c.valence) || "0";
+  }
+
+  function toggleCode(code) {
+    if (!current) return;
+    if (code in chosen) { delete chosen[code]; } else { chosen[code] = suggestedValence(code); }
+    focus = code;
+    renderCodes();
+  }
+
+  function setValence(v) {
+    if (!current || !focus) return;
+    chosen[focus] = v;
+    renderCodes();
+  }
+
+  async function call(method, path, body) {
+    const opts = { method: method, credentials: "same-origin", headers: {} };
+    if (body !== undefined) {
+      opts.headers["Content-Type"] = "application/json";
+      opts.headers["X-CSRF-Token"] = csrf;
+      opts.body = JSON.stringify(body);
+    }
+    const response = await fetch(path, opts);
+    let data = {};
+    try { data = await response.json(); } catch (e) { data = {}; }
+    if (!response.ok) throw new Error(data.error || ("HTTP " + response.status));
+    return data;
+  }
+
+  async function act(fn) {
+    if (busy) return;
+    busy = true;
+    try { await fn(); } catch (e) { status(e.message, true); } finally { busy = false; }
+  }
+
+  const reviewer = () => $("reviewer").value.trim();
+  const load = () => act(async () => render(await call("GET", "/api/next")));
+
+  function confirmAnswer() {
+    if (!current) return;
+    act(async () => {
+      const saved = await call("POST", "/api/answer", { passage_id: current.id, codes: chosen, reviewer: reviewer() });
+      status("saved answer #" + saved.answer_id + " for " + saved.passage_id);
+      render(await call("GET", "/api/next"));
+    });
+  }
+
+  function skip() {
+    if (!current) return;
+    act(async () => {
+      await call("POST", "/api/skip", { passage_id: current.id, reviewer: reviewer() });
+      status("skipped " + current.id);
+      render(await call("GET", "/api/next"));
+    });
+  }
+
+  function undo() {
+    act(async () => {
+      const r = await call("POST", "/api/undo", { reviewer: reviewer() });
+      status(r.undone ? "undid the answer for " + r.undone : "nothing to undo");
+      render(await call("GET", "/api/next"));
+    });
+  }
+
+  document.addEventListener("keydown", (ev) => {
+    if (ev.target instanceof HTMLInputElement || ev.ctrlKey || ev.metaKey || ev.altKey) return;
+    const i = ["1", "2", "3", "4"].indexOf(ev.key);
+    if (i >= 0) toggleCode(CODES[i]);
+    else if (ev.key === "+" || ev.key === "=") setValence("+");
+    else if (ev.key === "-") setValence("-");
+    else if (ev.key === "0") setValence("0");
+    else if (ev.key === "Enter") confirmAnswer();
+    else if (ev.key === "s") skip();
+    else if (ev.key === "u") undo();
+    else return;
+    ev.preventDefault();
+  });
+
+  document.addEventListener("DOMContentLoaded", () => {
+    $("confirm").addEventListener("click", confirmAnswer);
+    $("skip").addEventListener("click", skip);
+    $("undo").addEventListener("click", undo);
+    load();
+  });
+})();

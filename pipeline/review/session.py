@@ -1,0 +1,136 @@
+"""One review session over a coded corpus: what to show next, answers, undo, progress.
+
+Shared by the web page and the terminal mode, so both behave the same. Skips and
+"show this one again after undo" are per reviewer session (in memory); answers go
+straight to the label store.
+"""
+from __future__ import annotations
+
+import threading
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from pipeline.records import CODES, Coding
+from pipeline.review.answers import ReviewError, Suggestion, validate_codes
+from pipeline.review.corpus import ReviewCorpus
+from pipeline.review.queue import QueryStrategy, ReviewQueue, make_strategy
+from pipeline.review.store import Answer, LabelStore
+
+#: how long a passage shown to one reviewer is kept from the others (seconds)
+CLAIM_SECONDS = 600.0
+
+
+@dataclass
+class Visit:
+    """What one reviewer has skipped and should see again (per browser session or terminal)."""
+
+    skipped: list[str] = field(default_factory=list)
+    pinned: str | None = None
+
+
+class ReviewSession:
+    """Pick the next passage, record answers and undo them, for any number of reviewers."""
+
+    def __init__(self, corpus: ReviewCorpus, store: LabelStore, strategy: QueryStrategy | None = None):
+        self.corpus = corpus
+        self.store = store
+        self.queue = ReviewQueue(corpus, strategy)
+        self._claims: dict[str, tuple[str, float]] = {}
+        self._lock = threading.Lock()
+
+    @classmethod
+    def open(cls, out_dir: Path, db: str | None = None, strategy: str = "diverse",
+             corpus_name: str | None = None) -> "ReviewSession":
+        return cls(ReviewCorpus.load(out_dir, corpus_name), LabelStore.open(out_dir, db), make_strategy(strategy))
+
+    def _claimed_by_others(self, visitor: str) -> set[str]:
+        cutoff = time.monotonic() - CLAIM_SECONDS
+        return {pid for pid, (who, at) in self._claims.items() if who != visitor and at > cutoff}
+
+    def next_coding(self, visit: Visit, visitor: str = "") -> Coding | None:
+        """The passage to show next (the pinned one after an undo), or None when the queue is empty."""
+        reviewed = self.store.reviewed_ids(self.corpus.name)
+        done = set(reviewed)
+        with self._lock:
+            if visit.pinned and visit.pinned not in done and visit.pinned in self.corpus.index:
+                chosen = visit.pinned
+            else:
+                visit.pinned = None
+                exclude = set(visit.skipped) | self._claimed_by_others(visitor)
+                ids = self.queue.next_ids(reviewed, exclude, 1, recent=visit.skipped)
+                if not ids and visit.skipped:  # everything left was skipped: start over on the skipped ones
+                    visit.skipped.clear()
+                    ids = self.queue.next_ids(reviewed, self._claimed_by_others(visitor), 1)
+                if not ids:
+                    return None
+                chosen = ids[0]
+            self._claims[chosen] = (visitor, time.monotonic())
+        return self.corpus.get(chosen)
+
+    def coding(self, passage_id: str) -> Coding:
+        coding = self.corpus.get(str(passage_id))
+        if coding is None:
+            raise ReviewError(f"passage {str(passage_id)[:100]!r} is not in corpus {self.corpus.name!r}; "
+                              "reload the page to get the current queue")
+        return coding
+
+    def answer(self, passage_id: str, codes: dict[str, str], reviewer: str, visit: Visit | None = None) -> Answer:
+        """Store the answer (committed before this returns)."""
+        coding = self.coding(passage_id)
+        stored = self.store.record(self.corpus.name, coding, validate_codes(codes), reviewer)
+        with self._lock:
+            self._claims.pop(coding.passage.id, None)
+        if visit is not None and visit.pinned == coding.passage.id:
+            visit.pinned = None
+        return stored
+
+    def skip(self, passage_id: str, visit: Visit) -> None:
+        coding = self.coding(passage_id)
+        with self._lock:
+            self._claims.pop(coding.passage.id, None)
+        if coding.passage.id not in visit.skipped:
+            visit.skipped.append(coding.passage.id)
+        if visit.pinned == coding.passage.id:
+            visit.pinned = None
+
+    def undo(self, reviewer: str, visit: Visit | None = None) -> Answer | None:
+        """Undo ``reviewer``'s last answer; that passage is shown next."""
+        undone = self.store.undo_last(self.corpus.name, reviewer)
+        if undone is not None and visit is not None:
+            visit.pinned = undone.passage_id
+            if undone.passage_id in visit.skipped:
+                visit.skipped.remove(undone.passage_id)
+        return undone
+
+    def progress(self) -> dict:
+        """reviewed / queued passages and the share of answers that equal the suggestion shown."""
+        live = [a for a in self.store.latest(self.corpus.name) if a.passage_id in self.corpus.index]
+        agree = sum(a.agrees for a in live)
+        return {"reviewed": len(live), "queued": len(self.corpus) - len(live), "total": len(self.corpus),
+                "agreement": round(agree / len(live), 4) if live else None}
+
+    def describe(self, coding: Coding) -> dict:
+        """Everything the page or terminal shows for one passage (plain data; rendering escapes it)."""
+        i = self.corpus.index[coding.passage.id]
+        prev, nxt = self.corpus.neighbours(i)
+        suggestion = Suggestion.from_coding(coding)
+        p = coding.passage
+        return {
+            "id": p.id, "company": p.company, "source": p.source, "speaker": p.speaker, "text": p.text,
+            "start": p.start, "end": p.end, "model_version": coding.model_version,
+            "previous": _context(prev), "next": _context(nxt),
+            "codes": [{"code": c, "p": suggestion.codes.get(c, {}).get("p"),
+                       "valence": suggestion.codes.get(c, {}).get("valence"),
+                       "valence_p": suggestion.codes.get(c, {}).get("valence_p"),
+                       "threshold": round(float(self.corpus.thresholds[j]), 4),
+                       "assigned": c in suggestion.assigned} for j, c in enumerate(CODES)],
+            "suggestion": dict(suggestion.assigned),
+            "evidence": self.corpus.evidence_spans(i),
+        }
+
+
+def _context(coding: Coding | None) -> dict | None:
+    if coding is None:
+        return None
+    return {"id": coding.passage.id, "speaker": coding.passage.speaker, "text": coding.passage.text}

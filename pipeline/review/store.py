@@ -1,0 +1,252 @@
+"""The label store: reviewers' answers and the model suggestions they were shown.
+
+SQLite in WAL mode with ``synchronous=FULL`` by default (``OUT_DIR/labels.sqlite``);
+any SQLAlchemy URL (e.g. ``postgresql+psycopg://...``) for a team. Every answer is
+committed in its own transaction before ``record`` returns, so a reviewer is only
+told "saved" once the answer is on disk. Undo marks an answer undone; nothing is
+ever deleted. Human labels (``answers``) and model output (``suggestions``) live
+in separate tables; the export reads only the former.
+"""
+from __future__ import annotations
+
+import datetime as dt
+import json
+from dataclasses import dataclass
+from pathlib import Path
+
+from sqlalchemy import (Boolean, Column, ForeignKey, Index, Integer, MetaData, String, Table, Text, UniqueConstraint,
+                        create_engine, event, select, update)
+from sqlalchemy.engine import Connection, Engine
+from sqlalchemy.exc import IntegrityError, SQLAlchemyError
+
+from pipeline.errors import StoreError
+from pipeline.outputs import atomic_open
+from pipeline.records import Coding
+from pipeline.review.answers import Suggestion, validate_codes, validate_reviewer
+
+DEFAULT_DB = "labels.sqlite"
+
+metadata = MetaData()
+
+suggestions = Table(
+    "suggestions", metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("corpus", String(200), nullable=False),
+    Column("passage_id", String(300), nullable=False),
+    Column("model_version", String(64), nullable=False),
+    Column("codes", Text, nullable=False),      # JSON {code: {p, valence, valence_p}}
+    Column("assigned", Text, nullable=False),   # JSON {code: valence} over threshold
+    Column("created", String(40), nullable=False),
+    UniqueConstraint("corpus", "passage_id", "model_version", name="uq_suggestion"),
+)
+
+answers = Table(
+    "answers", metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("corpus", String(200), nullable=False),
+    Column("passage_id", String(300), nullable=False),
+    Column("company", String(300), nullable=False),
+    Column("source", String(1000), nullable=False),
+    Column("start_offset", Integer, nullable=False),
+    Column("end_offset", Integer, nullable=False),
+    Column("text", Text, nullable=False),
+    Column("reviewer", String(100), nullable=False),
+    Column("created", String(40), nullable=False),
+    Column("codes", Text, nullable=False),      # JSON {code: valence}; {} = no code applies
+    Column("model_version", String(64), nullable=False),
+    Column("suggestion_id", Integer, ForeignKey("suggestions.id"), nullable=True),
+    Column("agrees", Boolean, nullable=False),  # the answer equals the suggestion shown
+    Column("undone_at", String(40), nullable=True),
+    Column("undone_by", String(100), nullable=True),
+    Index("ix_answers_corpus_passage", "corpus", "passage_id"),
+    Index("ix_answers_reviewer", "corpus", "reviewer"),
+)
+
+
+def now() -> str:
+    return dt.datetime.now(dt.timezone.utc).isoformat(timespec="microseconds")
+
+
+@dataclass(frozen=True)
+class Answer:
+    """One stored answer (``undone`` answers are kept as history)."""
+
+    id: int
+    corpus: str
+    passage_id: str
+    company: str
+    source: str
+    start: int
+    end: int
+    text: str
+    reviewer: str
+    created: str
+    codes: dict[str, str]
+    model_version: str
+    agrees: bool
+    undone: bool
+
+    def to_example(self) -> dict:
+        """The hand-coded JSONL row (same format as corpus/thesis/coded_passages.jsonl)."""
+        return {"id": self.passage_id, "company": self.company, "text": self.text, "codes": dict(self.codes),
+                "label_source": f"review:{self.reviewer}"}
+
+
+def database_url(out_dir: Path | None = None, db: str | None = None) -> str:
+    """``--db`` as given (a URL, or a path to an SQLite file), else ``OUT_DIR/labels.sqlite``."""
+    if db and "://" in db:
+        return db
+    if db:
+        return f"sqlite:///{Path(db).resolve()}"
+    if out_dir is None:
+        raise StoreError("no label database given: pass OUT_DIR or --db URL (e.g. out/labels.sqlite)")
+    return f"sqlite:///{(Path(out_dir) / DEFAULT_DB).resolve()}"
+
+
+def _sqlite_engine(url: str) -> Engine:
+    engine = create_engine(url, connect_args={"check_same_thread": False, "timeout": 30})
+
+    @event.listens_for(engine, "connect")
+    def _pragmas(dbapi_con, _record):
+        dbapi_con.isolation_level = None  # transactions are begun explicitly below
+        cur = dbapi_con.cursor()
+        cur.execute("PRAGMA journal_mode=WAL")
+        cur.execute("PRAGMA synchronous=FULL")  # the commit is on disk before the answer is acknowledged
+        cur.execute("PRAGMA busy_timeout=30000")
+        cur.execute("PRAGMA foreign_keys=ON")
+        cur.close()
+
+    @event.listens_for(engine, "begin")
+    def _begin(conn: Connection):
+        # writers take the write lock up front, so concurrent writers queue instead of failing
+        conn.exec_driver_sql("BEGIN" if conn.get_execution_options().get("intcap_read") else "BEGIN IMMEDIATE")
+
+    return engine
+
+
+class LabelStore:
+    """Reviewers' answers in any SQLAlchemy database; safe to share between threads."""
+
+    def __init__(self, url: str):
+        self.url = url
+        try:
+            if url.startswith("sqlite"):
+                path = url.split("///", 1)[-1]
+                if path and path != ":memory:":
+                    Path(path).parent.mkdir(parents=True, exist_ok=True)
+                self.engine = _sqlite_engine(url)
+            else:
+                self.engine = create_engine(url, pool_pre_ping=True)
+            metadata.create_all(self.engine)
+        except (SQLAlchemyError, ImportError, OSError) as exc:
+            raise StoreError(f"cannot open the label database {self._safe_url()}: {exc}. Expected an SQLite path or "
+                             "an SQLAlchemy URL such as postgresql+psycopg://user@host/db (with its driver installed)"
+                             ) from exc
+
+    @classmethod
+    def open(cls, out_dir: Path | None = None, db: str | None = None) -> "LabelStore":
+        return cls(database_url(out_dir, db))
+
+    def _safe_url(self) -> str:
+        return self.url.split("@")[-1] if "@" in self.url else self.url
+
+    def close(self) -> None:
+        self.engine.dispose()
+
+    def _read(self):
+        return self.engine.connect().execution_options(intcap_read=True)
+
+    # -- writing -----------------------------------------------------------------------------
+    def _suggestion_id(self, conn: Connection, corpus: str, passage_id: str, suggestion: Suggestion) -> int:
+        key = (suggestions.c.corpus == corpus, suggestions.c.passage_id == passage_id,
+               suggestions.c.model_version == suggestion.model_version)
+        found = conn.execute(select(suggestions.c.id).where(*key)).scalar()
+        if found is not None:
+            return int(found)
+        try:
+            with conn.begin_nested():
+                return int(conn.execute(suggestions.insert().values(
+                    corpus=corpus, passage_id=passage_id, model_version=suggestion.model_version,
+                    codes=json.dumps(suggestion.codes), assigned=json.dumps(suggestion.assigned), created=now(),
+                )).inserted_primary_key[0])
+        except IntegrityError:  # another reviewer stored the same suggestion a moment ago
+            return int(conn.execute(select(suggestions.c.id).where(*key)).scalar_one())
+
+    def record(self, corpus: str, coding: Coding, codes: dict[str, str], reviewer: str) -> Answer:
+        """Store one answer and the suggestion shown with it; returns only after the commit."""
+        codes, reviewer = validate_codes(codes), validate_reviewer(reviewer)
+        suggestion = Suggestion.from_coding(coding)
+        p = coding.passage
+        row = dict(corpus=corpus, passage_id=p.id, company=p.company, source=p.source, start_offset=p.start,
+                   end_offset=p.end, text=p.text, reviewer=reviewer, created=now(), codes=json.dumps(codes),
+                   model_version=coding.model_version, agrees=codes == suggestion.assigned)
+        try:
+            with self.engine.begin() as conn:
+                row["suggestion_id"] = self._suggestion_id(conn, corpus, p.id, suggestion)
+                answer_id = conn.execute(answers.insert().values(**row)).inserted_primary_key[0]
+        except SQLAlchemyError as exc:
+            raise StoreError(f"could not save the answer for {p.id} in {self._safe_url()}: {exc}") from exc
+        return _answer({**row, "id": answer_id, "undone_at": None})
+
+    def undo_last(self, corpus: str, reviewer: str) -> Answer | None:
+        """Mark ``reviewer``'s latest live answer in ``corpus`` undone (history is kept); None if there is none."""
+        reviewer = validate_reviewer(reviewer)
+        try:
+            with self.engine.begin() as conn:
+                row = conn.execute(select(answers).where(
+                    answers.c.corpus == corpus, answers.c.reviewer == reviewer, answers.c.undone_at.is_(None),
+                ).order_by(answers.c.id.desc()).limit(1)).mappings().first()
+                if row is None:
+                    return None
+                stamp = now()
+                conn.execute(update(answers).where(answers.c.id == row["id"]).values(undone_at=stamp,
+                                                                                    undone_by=reviewer))
+        except SQLAlchemyError as exc:
+            raise StoreError(f"could not undo in {self._safe_url()}: {exc}") from exc
+        return _answer({**row, "undone_at": stamp})
+
+    # -- reading -----------------------------------------------------------------------------
+    def history(self, corpus: str | None = None) -> list[Answer]:
+        """Every answer, undone ones included, oldest first."""
+        query = select(answers).order_by(answers.c.id)
+        if corpus is not None:
+            query = query.where(answers.c.corpus == corpus)
+        with self._read() as conn:
+            return [_answer(r) for r in conn.execute(query).mappings()]
+
+    def latest(self, corpus: str | None = None) -> list[Answer]:
+        """The latest live answer per (corpus, passage), in the order they were given."""
+        live: dict[tuple[str, str], Answer] = {}
+        for a in self.history(corpus):
+            if not a.undone:
+                live.pop((a.corpus, a.passage_id), None)
+                live[(a.corpus, a.passage_id)] = a
+        return list(live.values())
+
+    def reviewed_ids(self, corpus: str) -> list[str]:
+        """Passages of ``corpus`` with a live answer, least recently answered first."""
+        return [a.passage_id for a in self.latest(corpus)]
+
+    def suggestion_count(self, corpus: str | None = None) -> int:
+        query = select(suggestions.c.id)
+        if corpus is not None:
+            query = query.where(suggestions.c.corpus == corpus)
+        with self._read() as conn:
+            return len(conn.execute(query).all())
+
+    def export_jsonl(self, path: Path, corpus: str | None = None) -> int:
+        """Write the latest live answer per passage as hand-coded JSONL; returns the number written."""
+        rows = self.latest(corpus)
+        with atomic_open(Path(path), encoding="utf-8") as fh:
+            for a in rows:
+                fh.write(json.dumps(a.to_example(), ensure_ascii=False) + "\n")
+        return len(rows)
+
+
+def _answer(row) -> Answer:
+    return Answer(
+        id=int(row["id"]), corpus=row["corpus"], passage_id=row["passage_id"], company=row["company"],
+        source=row["source"], start=int(row["start_offset"]), end=int(row["end_offset"]), text=row["text"],
+        reviewer=row["reviewer"], created=row["created"], codes=json.loads(row["codes"]),
+        model_version=row["model_version"], agrees=bool(row["agrees"]), undone=row["undone_at"] is not None,
+    )
