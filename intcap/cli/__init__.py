@@ -10,7 +10,7 @@ import sys
 
 from pipeline.errors import IntcapError
 
-COMMANDS = ("code", "train", "evaluate", "export", "import", "refresh", "history", "schedule")
+COMMANDS = ("code", "train", "evaluate", "export", "import", "refresh", "history", "schedule", "review", "labels")
 
 
 def build_parser() -> argparse.ArgumentParser:

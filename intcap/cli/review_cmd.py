@@ -1,0 +1,135 @@
+"""intcap review: active-learning review of coded passages (web page, terminal, learning round, benchmark)."""
+from __future__ import annotations
+
+import getpass
+import json
+import secrets
+import sys
+from pathlib import Path
+
+from intcap.cli.options import add_model_dir
+
+STRATEGY_HELP = "queue strategy: diverse (default), uncertainty or random"
+
+
+def _store_options(p) -> None:
+    p.add_argument("out_dir", type=Path, help="results folder written by `intcap code` (has passages.jsonl)")
+    p.add_argument("--db", default=None, help="label database: an SQLite path or SQLAlchemy URL "
+                                              "(default: OUT_DIR/labels.sqlite)")
+    p.add_argument("--corpus-name", default=None, help="name answers are filed under (default: OUT_DIR's name)")
+
+
+def _reviewer_option(p) -> None:
+    p.add_argument("--reviewer", default=None, help="your name, stored with every answer (default: login name)")
+    p.add_argument("--strategy", default="diverse", choices=["diverse", "uncertainty", "random"], help=STRATEGY_HELP)
+
+
+def add_parser(sub):
+    p = sub.add_parser("review", help="review suggested codes; answers train the next model", description=__doc__)
+    rsub = p.add_subparsers(dest="review_command", required=True, metavar="SUBCOMMAND")
+
+    serve = rsub.add_parser("serve", help="serve the review page (127.0.0.1 by default)")
+    _store_options(serve)
+    _reviewer_option(serve)
+    serve.add_argument("--host", default="127.0.0.1", help="address to bind (default 127.0.0.1; any other "
+                                                           "address requires a token)")
+    serve.add_argument("--port", type=int, default=8765, help="port (default 8765; 0 = any free port)")
+    serve.add_argument("--token", default=None, help="access token checked on every request (generated and "
+                                                     "printed when binding beyond loopback without one)")
+
+    cli = rsub.add_parser("cli", help="review in the terminal (for a remote shell)")
+    _store_options(cli)
+    _reviewer_option(cli)
+
+    rnd = rsub.add_parser("round", help="export labels, retrain, re-code the corpus, rebuild the queue")
+    _store_options(rnd)
+    rnd.add_argument("--corpus", type=Path, default=None,
+                     help="transcripts OUT_DIR was coded from (default: re-code the passages stored in OUT_DIR)")
+    rnd.add_argument("--model-dir", type=Path, default=None,
+                     help="where the new model goes (default: OUT_DIR/models/round-N)")
+    rnd.add_argument("--no-prefect", action="store_true", help="run the steps directly, without a Prefect flow")
+
+    sim = rsub.add_parser("simulate", help="label-efficiency benchmark on the thesis's hand-coded passages")
+    sim.add_argument("--json", type=Path, default=None, help="write the full result (curves, seeds) here")
+    sim.add_argument("--seeds", type=int, default=10, help="random seeds (default 10)")
+    sim.add_argument("--batch", type=int, default=5, help="passages labelled per query (default 5)")
+    sim.add_argument("--folds", type=int, default=3, help="firm folds per seed (default 3)")
+    sim.add_argument("--measure", default="margin", choices=["margin", "entropy"], help="uncertainty measure")
+    return p
+
+
+def run(args) -> int:
+    return {"serve": _serve, "cli": _cli, "round": _round, "simulate": _simulate}[args.review_command](args)
+
+
+def _reviewer(args) -> str:
+    if args.reviewer:
+        return args.reviewer
+    try:
+        return getpass.getuser()
+    except (KeyError, OSError):
+        return "reviewer"
+
+
+def _session(args):
+    from pipeline.review.session import ReviewSession
+
+    return ReviewSession.open(args.out_dir, args.db, args.strategy, args.corpus_name)
+
+
+def _serve(args) -> int:
+    from pipeline.review.server import is_loopback, serve
+
+    token = args.token
+    if not token and not is_loopback(args.host):
+        token = secrets.token_urlsafe(24)
+        print(f"binding {args.host}: generated access token {token}", flush=True)
+    serve(_session(args), host=args.host, port=args.port, token=token, reviewer=_reviewer(args),
+          announce=lambda line: print(line, flush=True))
+    return 0
+
+
+def _cli(args) -> int:
+    from pipeline.review.terminal import run_terminal
+
+    session = _session(args)
+    try:
+        answered = run_terminal(session, _reviewer(args))
+    finally:
+        session.store.close()
+    print(f"{answered} answer(s) saved to the label store; progress: {session.progress()}")
+    return 0
+
+
+def _round(args) -> int:
+    if args.no_prefect:
+        from pipeline.review.learning_round import review_round
+
+        result = review_round(args.out_dir, corpus=args.corpus, db=args.db, model_dir=args.model_dir,
+                              corpus_name=args.corpus_name)
+    else:
+        from flows.prefect_env import configure_offline
+
+        configure_offline()
+        from flows.review_round import review_round as flow
+
+        result = flow(str(args.out_dir), str(args.corpus) if args.corpus else None, args.db,
+                      str(args.model_dir) if args.model_dir else None, args.corpus_name)
+    print(f"trained {result['model_version']} on the thesis + {result['n_labels']} reviewed label(s) "
+          f"-> {result['model_dir']}; re-coded {result['passages']} passages; "
+          f"queue: {result['queued']} left, {result['reviewed']} reviewed")
+    return 0
+
+
+def _simulate(args) -> int:
+    from pipeline.outputs import write_json
+    from pipeline.review.simulate import SimSettings, simulate
+
+    settings = SimSettings(seeds=args.seeds, batch=args.batch, folds=args.folds, measure=args.measure)
+    result = simulate(settings, progress=lambda line: print(line, file=sys.stderr, flush=True))
+    summary = {k: result[k] for k in ("labels_total", "labels_to_95", "labels_to_95_sustained", "all_labels_kappa",
+                                      "acceptance", "seconds")}
+    print(json.dumps(summary, indent=2))
+    if args.json:
+        write_json(args.json, result)
+    return 0
