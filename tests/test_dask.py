@@ -1,0 +1,72 @@
+"""The refresh flow on Prefect's Dask task runner: a real local 2-worker cluster
+(``--workers 2``) and an existing cluster by address, with the real model."""
+from __future__ import annotations
+
+import pytest
+
+try:
+    from refresh_support import write_corpus
+except ImportError:  # tests/ imported as a package
+    from tests.refresh_support import write_corpus
+
+from pipeline.errors import IntcapError
+from pipeline.refresh import refresh, run_refresh
+from pipeline.store import open_store
+
+pytestmark = pytest.mark.slow
+
+
+def scores(store) -> dict:
+    return {(p["source"], p["passage_id"]): p for p in store.dump()["passages"]}
+
+
+def test_local_two_worker_cluster_loads_the_model_once_per_worker(tmp_path, trained_model, prefect_home):
+    corpus = tmp_path / "corpus"
+    write_corpus(corpus, 6, paragraphs=1)
+    db = tmp_path / "dask.db"
+    result = run_refresh(corpus, db=str(db), model_dir=trained_model, workers=2, batch_size=1,
+                         out_dir=tmp_path / "out")
+    assert result["added"] == 6
+    # six batches over two worker processes, each of which loaded the model exactly once
+    assert len(result["model_loads"]) == 2 and set(result["model_loads"].values()) == {1}
+    with open_store(db) as store:
+        run = store.list_runs()[-1]
+        assert (run["added"], run["passages_coded"], run["status"]) == (6, 6, "ok")
+        on_dask = scores(store)
+        with open_store(tmp_path / "inline.db") as inline_store:
+            inline = refresh(corpus, inline_store, trained_model)
+            assert inline["passages_coded"] == 6
+            here = scores(inline_store)
+    assert on_dask.keys() == here.keys()
+    for key, row in on_dask.items():  # same results (up to float noise from other thread counts)
+        for code in ("net", "ent", "abs", "pri"):
+            assert row[f"{code}_p"] == pytest.approx(here[key][f"{code}_p"], abs=2e-3)
+    assert (tmp_path / "out" / "report.html").is_file()
+
+
+def test_existing_cluster_by_address(tmp_path, trained_model, prefect_home):
+    from distributed import LocalCluster
+
+    corpus = tmp_path / "corpus"
+    write_corpus(corpus, 4, paragraphs=1)
+    with LocalCluster(n_workers=1, threads_per_worker=2, processes=False, dashboard_address=None) as cluster:
+        result = run_refresh(corpus, db=str(tmp_path / "addr.db"), model_dir=trained_model,
+                             dask_address=cluster.scheduler_address, batch_size=1)
+    assert (result["added"], result["passages_coded"]) == (4, 4)
+    # one worker process ran every batch and loaded the model once
+    assert list(result["model_loads"].values()) == [1]
+
+
+def test_scale_out_options_are_checked(tmp_path, trained_model):
+    from flows.dask_runner import task_runner
+
+    with pytest.raises(IntcapError, match="not both"):
+        task_runner(2, "tcp://127.0.0.1:8786")
+    with pytest.raises(IntcapError, match="tcp://HOST:8786"):
+        task_runner(None, "127.0.0.1:8786")
+    with pytest.raises(IntcapError, match="at least 1"):
+        task_runner(0)
+    corpus = tmp_path / "c"
+    write_corpus(corpus, 1)
+    with pytest.raises(IntcapError, match="drop --no-prefect"):
+        run_refresh(corpus, db=str(tmp_path / "x.db"), model_dir=trained_model, workers=2, use_prefect=False)
