@@ -111,7 +111,7 @@ class DiverseUncertainty(QueryStrategy):
     other candidate remains. Needs ``pool.vectors``.
     """
 
-    def __init__(self, measure: str = "margin", duplicate: float = 0.9, alpha: float | None = None,
+    def __init__(self, measure: str = "margin", duplicate: float = 0.8, alpha: float | None = None,
                  memory: int = 1000):
         self.measure = measure
         self.duplicate = duplicate

@@ -121,11 +121,7 @@ class Guard:
                     raise BodyTooLarge()
             return message
 
-        try:
-            await self.app(scope, limited_receive, send_headers)
-        except BodyTooLarge:
-            await self._reply(PlainTextResponse(f"request body over {self.max_body} bytes", 413),
-                              scope, receive, send_headers)
+        await self.app(scope, limited_receive, send_headers)
 
     @staticmethod
     async def _reply(response, scope, receive, send):
@@ -133,7 +129,7 @@ class Guard:
 
 
 class BodyTooLarge(Exception):
-    pass
+    """Raised while reading a request body that outgrows the limit (answered with 413)."""
 
 
 def _host_name(header: str) -> str:
@@ -214,6 +210,10 @@ class ReviewApp:
         return JSONResponse(result)
 
 
+async def _too_large(request: Request, exc: Exception) -> Response:
+    return PlainTextResponse("request body too large", 413)
+
+
 async def _review_error(request: Request, exc: Exception) -> Response:
     return JSONResponse({"error": str(exc)}, 503 if isinstance(exc, StoreError) else 400)
 
@@ -231,7 +231,7 @@ def create_app(session: ReviewSession, *, host: str = "127.0.0.1", token: str | 
         Route("/api/answer", routes.post, methods=["POST"]),
         Route("/api/skip", routes.post, methods=["POST"]),
         Route("/api/undo", routes.post, methods=["POST"]),
-    ], exception_handlers={ReviewError: _review_error, IntcapError: _review_error})
+    ], exception_handlers={ReviewError: _review_error, IntcapError: _review_error, BodyTooLarge: _too_large})
     return Guard(app, host=host, token=token, max_body=max_body)
 
 
