@@ -10,7 +10,7 @@ export TOKENIZERS_PARALLELISM := false
 export DO_NOT_TRACK := 1
 export PREFECT_SERVER_ANALYTICS_ENABLED := false
 
-.PHONY: demo test setup model bench clean
+.PHONY: demo test setup model bench clean browser
 
 $(VENV)/.installed: pyproject.toml
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -29,7 +29,12 @@ demo: $(VENV)/.installed models/default/manifest.json
 	$(PY) -m intcap code corpus/thesis/interviews --out out/
 	@echo "open out/report.html"
 
-test: $(VENV)/.installed
+# headless Chromium (Debian's) and Playwright for the review page's browser test
+browser: $(VENV)/.installed
+	@if [ "$$(id -u)" = 0 ]; then command -v chromium >/dev/null || (apt-get update -qq && apt-get install -y -qq chromium); fi
+	@$(PY) -c "import playwright" 2>/dev/null || $(PY) -m pip install -q -e '.[browser]'
+
+test: $(VENV)/.installed browser
 	$(PY) -m pytest -q -p no:cacheprovider
 
 clean:
