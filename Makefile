@@ -14,7 +14,6 @@ export PREFECT_SERVER_ANALYTICS_ENABLED := false
 
 $(VENV)/.installed: pyproject.toml
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
-	$(PY) -m pip install -q --upgrade pip
 	$(PY) -m pip install -q -e '.[test]'
 	touch $@
 
@@ -29,10 +28,9 @@ demo: $(VENV)/.installed models/default/manifest.json
 	$(PY) -m intcap code corpus/thesis/interviews --out out/
 	@echo "open out/report.html"
 
-# headless Chromium (Debian's) and Playwright for the review page's browser test
-browser: $(VENV)/.installed
+# headless Chromium (Debian's package) for the review page's browser test
+browser:
 	@if [ "$$(id -u)" = 0 ]; then command -v chromium >/dev/null || (apt-get update -qq && apt-get install -y -qq chromium); fi
-	@$(PY) -c "import playwright" 2>/dev/null || $(PY) -m pip install -q -e '.[browser]'
 
 test: $(VENV)/.installed browser
 	$(PY) -m pytest -q -p no:cacheprovider
