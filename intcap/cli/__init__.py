@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import argparse
 import importlib
+import os
 import sys
 
 from pipeline.errors import IntcapError
@@ -22,7 +23,15 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+def offline_environment() -> None:
+    """Weights come from installed packages only; keep hub clients offline and quiet."""
+    for name, value in (("HF_HUB_OFFLINE", "1"), ("TRANSFORMERS_OFFLINE", "1"),
+                        ("HF_HUB_DISABLE_PROGRESS_BARS", "1"), ("TOKENIZERS_PARALLELISM", "false")):
+        os.environ.setdefault(name, value)
+
+
 def main(argv: list[str] | None = None) -> int:
+    offline_environment()
     args = build_parser().parse_args(argv)
     try:
         return int(args.handler(args) or 0)
