@@ -1,0 +1,395 @@
+"""Pipeline benchmark (not a test): prints ratios measured in this one run and writes
+bench/results/pipeline_bench.json.
+
+    .venv/bin/python bench/pipeline_bench.py                 # everything (several minutes)
+    .venv/bin/python bench/pipeline_bench.py --only throughput,cold
+    .venv/bin/python bench/pipeline_bench.py --only memory --sizes 1000,10000
+
+throughput  passages/s of the whole refresh pipeline (read, segment, encode, classify,
+            commit, profiles) vs the raw encoder's own rate on the same passages,
+            measured in the same process, interleaved; target ratio >= 0.8.
+cold        the bundled 14-firm corpus coded from a fresh process into a fresh
+            database, without Prefect and with Prefect (and Prefect's own start-up,
+            measured with an empty flow); target <= 10 s without Prefect's start-up.
+memory      peak RSS (ru_maxrss of the child) refreshing 1,000 vs 10,000 generated
+            transcripts, each size in its own subprocess, outputs included; target
+            10k <= 1.2 x 1k. Uses a stand-in hashing encoder by default so the run
+            takes a minute (the pipeline's growth is what is measured; the real
+            encoder adds a constant); --memory-encoder real uses the real model.
+dask        refresh wall time on a local Dask cluster with 1 vs 2 workers, torch
+            limited to 1 thread per worker; target speed-up >= 1.6x on 2 cores.
+"""
+from __future__ import annotations
+
+import argparse
+import hashlib
+import json
+import os
+import platform
+import re
+import shutil
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+os.environ.setdefault("HF_HUB_OFFLINE", "1")
+os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
+os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
+
+HASH_ENCODER = "bench-hash.v1"
+RESULTS = ROOT / "bench" / "results"
+
+
+class HashEncoder:
+    """Deterministic bag-of-hashed-words vectors: no model weights, no threads."""
+
+    name = HASH_ENCODER
+    dim = 384
+
+    def encode(self, texts):
+        import numpy as np
+
+        out = np.zeros((len(texts), self.dim), dtype=np.float32)
+        for i, text in enumerate(texts):
+            for word in re.findall(r"\w+", text.lower()):
+                h = int.from_bytes(hashlib.blake2b(word.encode(), digest_size=4).digest(), "little")
+                out[i, h % self.dim] += 1.0 if h & 1 << 20 else -1.0
+            out[i] /= max(float(np.linalg.norm(out[i])), 1e-6)
+        return out
+
+
+def register_hash_encoder() -> None:
+    from pipeline import embed
+
+    embed.ENCODERS[HASH_ENCODER] = HashEncoder
+
+
+def real_model(work: Path) -> Path:
+    from pipeline import paths
+    from pipeline.errors import ModelError
+    from pipeline.modeldir import verify_model
+
+    try:
+        verify_model(paths.DEFAULT_MODEL)
+        return paths.DEFAULT_MODEL
+    except ModelError:
+        from pipeline.train import train_model
+
+        print("models/default missing: training it once for the benchmark ...", flush=True)
+        train_model(work / "model")
+        return work / "model"
+
+
+def hash_model(work: Path) -> Path:
+    register_hash_encoder()
+    from pipeline.coder import CoderSettings
+    from pipeline.train import train_model
+
+    target = work / "hash-model"
+    if not target.is_dir():
+        train_model(target, settings=CoderSettings(encoder=HASH_ENCODER, threshold_folds=3))
+    return target
+
+
+def fresh_db(work: Path, name: str) -> str:
+    for suffix in ("", "-wal", "-shm", ".bak"):
+        (work / f"{name}.db{suffix}").unlink(missing_ok=True)
+    return str(work / f"{name}.db")
+
+
+# -- throughput -----------------------------------------------------------------------------------
+
+
+def bench_throughput(work: Path, model_dir: Path, repeats: int = 3) -> dict:
+    from pipeline import paths
+    from pipeline.ingest import ingest_folder
+    from pipeline.modeldir import read_manifest
+    from pipeline.refresh import refresh, worker_coder
+    from pipeline.segment import segment
+    from pipeline.store import open_store
+
+    corpus = paths.INTERVIEWS
+    transcripts, _ = ingest_folder(corpus)
+    texts = [p.text for t in transcripts for p in segment(t) if p.coded]
+    version = read_manifest(model_dir)["version"]
+    coder = worker_coder(str(Path(model_dir).resolve()), version)  # loaded once: both sides warm
+    encoder = coder.encoder
+    encoder.encode(texts[:16])
+    inside: list[float] = []
+    real_encode = encoder.encode
+
+    def timed_encode(batch):  # the encoder's share of the pipeline's own time
+        t0 = time.perf_counter()
+        try:
+            return real_encode(batch)
+        finally:
+            inside[-1] += time.perf_counter() - t0
+
+    raw, pipe = [], []
+    for i in range(repeats):  # interleaved, so both sides see the same machine load
+        t = time.perf_counter()
+        real_encode(texts)
+        raw.append(time.perf_counter() - t)
+        inside.append(0.0)
+        encoder.encode = timed_encode
+        try:
+            with open_store(fresh_db(work, f"throughput{i}")) as store:
+                t = time.perf_counter()
+                result = refresh(corpus, store, model_dir)
+                pipe.append(time.perf_counter() - t)
+        finally:
+            del encoder.encode
+        assert result["passages_coded"] == len(texts), (result["passages_coded"], len(texts))
+    raw_rate, pipe_rate = len(texts) / min(raw), len(texts) / min(pipe)
+    share = [e / p for e, p in zip(inside, pipe)]
+    return {"passages": len(texts), "encoder_s": [round(x, 2) for x in raw], "pipeline_s": [round(x, 2) for x in pipe],
+            "encoder_inside_pipeline_s": [round(x, 2) for x in inside],
+            "encoder_passages_per_s": round(raw_rate, 2), "pipeline_passages_per_s": round(pipe_rate, 2),
+            "ratio": round(pipe_rate / raw_rate, 3),
+            # load-independent: the share of the pipeline's wall time spent in the encoder itself
+            "ratio_within_run": round(max(share), 3), "target": ">= 0.8"}
+
+
+# -- cold start -----------------------------------------------------------------------------------
+
+
+def timed(cmd: list[str], env: dict) -> tuple[float, subprocess.CompletedProcess]:
+    t = time.perf_counter()
+    proc = subprocess.run(cmd, env=env, cwd=ROOT, capture_output=True, text=True)
+    elapsed = time.perf_counter() - t
+    if proc.returncode != 0:
+        raise RuntimeError(f"{' '.join(cmd)} failed:\n{proc.stdout[-2000:]}\n{proc.stderr[-3000:]}")
+    return elapsed, proc
+
+
+def bench_cold(work: Path, model_dir: Path) -> dict:
+    from pipeline import paths
+
+    env = dict(os.environ, PREFECT_HOME=str(work / "prefect-home"), PREFECT_SERVER_ANALYTICS_ENABLED="false",
+               DO_NOT_TRACK="1", PREFECT_UI_ENABLED="false", PREFECT_LOGGING_LEVEL="WARNING")
+    base = [sys.executable, "-m", "intcap", "refresh", str(paths.INTERVIEWS), "--model-dir", str(model_dir)]
+    plain, _ = timed(base + ["--db", fresh_db(work, "cold-plain"), "--out", str(work / "cold-plain"),
+                             "--no-prefect"], env)
+    empty_flow = ("from flows.prefect_env import configure_offline; configure_offline()\n"
+                  "from prefect import flow\n@flow\ndef empty():\n    return 1\nempty()")
+    timed([sys.executable, "-c", empty_flow], env)  # create the Prefect home's database once
+    python_only, _ = timed([sys.executable, "-c", "import prefect"], env)
+    prefect_startup, _ = timed([sys.executable, "-c", empty_flow], env)
+    with_prefect, _ = timed(base + ["--db", fresh_db(work, "cold-prefect"), "--out", str(work / "cold-prefect")], env)
+    return {"files": 14, "no_prefect_s": round(plain, 2), "prefect_s": round(with_prefect, 2),
+            "prefect_startup_s": round(prefect_startup - python_only, 2),
+            "prefect_minus_startup_s": round(with_prefect - (prefect_startup - python_only), 2),
+            "target": "<= 10 s without Prefect's server start"}
+
+
+# -- memory ---------------------------------------------------------------------------------------
+
+
+WORDS = ("we export to germany through distributors our founder took risks learned from customers abroad "
+         "partners introduced us to retail chains trade fairs gave first foreign orders regulations market").split()
+
+
+def generate(folder: Path, n: int, companies: int = 20) -> None:
+    import random
+
+    rng = random.Random(n)
+    folder.mkdir(parents=True, exist_ok=True)
+    rows = ["file,company"]
+    for i in range(n):
+        name = f"t{i:05d}.txt"
+        paragraphs = ["".join((" ".join(rng.choice(WORDS) for _ in range(14))).capitalize()) + "."
+                      for _ in range(2)]
+        (folder / name).write_text("\n\n".join(paragraphs) + "\n", encoding="utf-8")
+        rows.append(f"{name},Company {i % companies:02d}")
+    (folder / "manifest.csv").write_text("\n".join(rows) + "\n", encoding="utf-8")
+
+
+def memory_child(corpus: str, db: str, out: str, model_dir: str, encoder: str) -> None:
+    if encoder == "hash":
+        register_hash_encoder()
+    from pipeline.refresh import refresh
+    from pipeline.store import open_store
+
+    t = time.perf_counter()
+    with open_store(db) as store:
+        result = refresh(Path(corpus), store, Path(model_dir), out_dir=Path(out))
+    print(json.dumps({"passages": result["passages_coded"], "files": result["files"],
+                      "seconds": round(time.perf_counter() - t, 2)}))
+
+
+def bench_memory(work: Path, sizes: list[int], encoder: str) -> dict:
+    model_dir = hash_model(work) if encoder == "hash" else real_model(work)
+    out = {"encoder": encoder, "runs": {}}
+    for n in sizes:
+        corpus = work / f"gen{n}"
+        if not corpus.is_dir():
+            generate(corpus, n)
+        cmd = [sys.executable, __file__, "_memory_child", str(corpus), fresh_db(work, f"mem{n}"),
+               str(work / f"mem-out{n}"), str(model_dir), encoder]
+        proc = subprocess.Popen(cmd, cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+        _, status, usage = os.wait4(proc.pid, 0)
+        proc.returncode = os.waitstatus_to_exitcode(status)
+        stdout, stderr = proc.stdout.read(), proc.stderr.read()
+        if proc.returncode != 0:
+            raise RuntimeError(f"memory run {n} failed:\n{stderr[-3000:]}")
+        info = json.loads(stdout.strip().splitlines()[-1])
+        info["peak_rss_mb"] = round(usage.ru_maxrss / 1024, 1)
+        out["runs"][str(n)] = info
+        print(f"  memory {n:>6} transcripts: {info}", flush=True)
+    if len(sizes) >= 2:
+        small, large = out["runs"][str(sizes[0])], out["runs"][str(sizes[-1])]
+        out["ratio"] = round(large["peak_rss_mb"] / small["peak_rss_mb"], 3)
+        out["target"] = f"{sizes[-1]} <= 1.2 x {sizes[0]}"
+    return out
+
+
+# -- dask -----------------------------------------------------------------------------------------
+
+
+PROBE = """
+import time, torch
+torch.set_num_threads(1)
+a, b = torch.randn(384, 384), torch.randn(2000, 384)
+t = time.perf_counter()
+for _ in range(300):
+    b @ a
+print(time.perf_counter() - t)
+"""
+
+
+def machine_parallelism() -> float:
+    """What 2 single-threaded processes gain over 1 on this machine right now (2.0 on 2 idle cores)."""
+    def run(n: int) -> float:
+        procs = [subprocess.Popen([sys.executable, "-c", PROBE], stdout=subprocess.PIPE, text=True) for _ in range(n)]
+        return max(float(p.communicate()[0]) for p in procs)
+
+    one, two = run(1), run(2)
+    return round(2 * one / two, 3)
+
+
+def bench_dask(work: Path, model_dir: Path, copies: int = 2) -> dict:
+    from pipeline import paths
+
+    corpus = work / "dask-corpus"
+    if not corpus.is_dir():
+        corpus.mkdir()
+        rows = ["file,company"]
+        for k in range(copies):
+            for src in sorted(paths.INTERVIEWS.glob("*.md")):
+                name = f"{src.stem}-{k}.md"
+                shutil.copy(src, corpus / name)
+                rows.append(f"{name},{src.stem}")
+        (corpus / "manifest.csv").write_text("\n".join(rows) + "\n")
+    out = {"files": 14 * copies, "cpu_count": os.cpu_count(), "torch_threads_per_worker": 1, "runs": {},
+           "machine_speedup_2_vs_1_processes_before": machine_parallelism()}
+    for workers in (1, 2):
+        cmd = [sys.executable, __file__, "_dask_child", str(corpus), fresh_db(work, f"dask{workers}"), str(model_dir),
+               str(workers)]
+        env = dict(os.environ, PREFECT_HOME=str(work / "prefect-home"), PREFECT_LOGGING_LEVEL="WARNING",
+                   PREFECT_SERVER_ANALYTICS_ENABLED="false", DO_NOT_TRACK="1", PREFECT_UI_ENABLED="false")
+        _, proc = timed(cmd, env)
+        info = json.loads(proc.stdout.strip().splitlines()[-1])
+        out["runs"][str(workers)] = info
+        print(f"  dask {workers} worker(s): {info}", flush=True)
+    one, two = out["runs"]["1"], out["runs"]["2"]
+    out["speedup_total"] = round(one["total_s"] / two["total_s"], 3)
+    out["speedup_coding"] = round(one["coding_s"] / two["coding_s"], 3)
+    out["machine_speedup_2_vs_1_processes_after"] = machine_parallelism()
+    out["target"] = ">= 1.6x with 2 workers on 2 cores"
+    return out
+
+
+def dask_child(corpus: str, db: str, model_dir: str, workers: int) -> None:
+    from flows.prefect_env import configure_offline
+
+    configure_offline()
+    import flows.refresh_corpus as rc
+    from flows.dask_runner import task_runner
+
+    marks: list[float] = []
+
+    class TimingExecutor(rc.PrefectExecutor):  # time from the first submission to the last result
+        def map(self, model_dir, version, batches):
+            marks.append(time.perf_counter())
+            for result in super().map(model_dir, version, batches):
+                marks.append(time.perf_counter())
+                yield result
+
+    rc.PrefectExecutor = TimingExecutor
+    t = time.perf_counter()
+    result = rc.refresh_batches.with_options(task_runner=task_runner(workers, torch_threads=1))(
+        corpus, f"sqlite:///{db}", model_dir, None, 2)
+    total = time.perf_counter() - t
+    # the first batch includes each worker's model load; report it apart
+    print(json.dumps({"passages": result["passages_coded"], "total_s": round(total, 2),
+                      "coding_s": round(marks[-1] - marks[0], 2), "model_loads": result["model_loads"]}))
+
+
+def main() -> None:
+    if len(sys.argv) > 1 and sys.argv[1] == "_memory_child":
+        return memory_child(*sys.argv[2:7])
+    if len(sys.argv) > 1 and sys.argv[1] == "_dask_child":
+        return dask_child(*sys.argv[2:5], int(sys.argv[5]))
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--only", default="throughput,cold,memory,dask")
+    parser.add_argument("--sizes", default="1000,10000", help="memory: transcript counts")
+    parser.add_argument("--memory-encoder", choices=("hash", "real"), default="hash")
+    parser.add_argument("--work", type=Path, default=None, help="scratch folder (default: a temporary one)")
+    parser.add_argument("--results", type=Path, default=RESULTS / "pipeline_bench.json")
+    args = parser.parse_args()
+    parts = args.only.split(",")
+    tmp = None if args.work else tempfile.TemporaryDirectory(prefix="intcap-bench-")
+    work = args.work or Path(tmp.name)
+    work.mkdir(parents=True, exist_ok=True)
+    results: dict = {"machine": {"cpus": os.cpu_count(), "python": platform.python_version(),
+                                 "platform": platform.platform(), "loadavg_start": os.getloadavg()}}
+    try:
+        model_dir = real_model(work)
+        if "throughput" in parts:
+            print("throughput ...", flush=True)
+            results["throughput"] = bench_throughput(work, model_dir)
+            print(f"  {results['throughput']}", flush=True)
+        if "cold" in parts:
+            print("cold start ...", flush=True)
+            results["cold"] = bench_cold(work, model_dir)
+            print(f"  {results['cold']}", flush=True)
+        if "memory" in parts:
+            print("memory ...", flush=True)
+            results["memory"] = bench_memory(work, [int(s) for s in args.sizes.split(",")], args.memory_encoder)
+        if "dask" in parts:
+            print("dask 1 vs 2 workers ...", flush=True)
+            results["dask"] = bench_dask(work, model_dir)
+    finally:
+        results["machine"]["loadavg_end"] = os.getloadavg()
+        args.results.parent.mkdir(parents=True, exist_ok=True)
+        args.results.write_text(json.dumps(results, indent=2) + "\n")
+        if tmp is not None:
+            tmp.cleanup()
+    print("\nsummary")
+    if "throughput" in results:
+        t = results["throughput"]
+        print(f"  pipeline / raw encoder passages/s: {t['pipeline_passages_per_s']} / {t['encoder_passages_per_s']}"
+              f" = {t['ratio']}; encoder share of the pipeline's own time {t['ratio_within_run']}  (target >= 0.8)")
+    if "cold" in results:
+        c = results["cold"]
+        print(f"  cold 14-firm corpus: {c['no_prefect_s']} s without Prefect, {c['prefect_s']} s with "
+              f"(Prefect start-up {c['prefect_startup_s']} s)  (target <= 10 s)")
+    if "memory" in results and "ratio" in results["memory"]:
+        m = results["memory"]
+        runs = " vs ".join(f"{k}: {v['peak_rss_mb']} MB" for k, v in m["runs"].items())
+        print(f"  peak memory {runs}: ratio {m['ratio']}  (target <= 1.2)")
+    if "dask" in results:
+        d = results["dask"]
+        print(f"  dask 2 vs 1 workers: {d['speedup_coding']}x coding, {d['speedup_total']}x total "
+              f"(target >= 1.6x; {os.cpu_count()} cores; the machine itself gave 2 plain processes "
+              f"{d['machine_speedup_2_vs_1_processes_before']}x / {d['machine_speedup_2_vs_1_processes_after']}x "
+              "before/after)")
+    print(f"  written to {args.results}")
+
+
+if __name__ == "__main__":
+    main()
