@@ -35,11 +35,13 @@ class Candidate(Protocol):
 
 
 class PlainLogReg:
-    """Baseline: one logistic regression per code at threshold 0.5 over given features."""
+    """Baseline: one class-balanced logistic regression per code (sklearn defaults, C=1) at
+    threshold 0.5 over given features of the raw text; valence by an unbalanced logistic head."""
 
-    def __init__(self, name: str, featurize):
+    def __init__(self, name: str, featurize, balanced: bool = True):
         self.name = name
         self.featurize = featurize
+        self.balanced = balanced
 
     def fit(self, examples: Sequence[Example]) -> "PlainLogReg":
         texts = [e.text for e in examples]
@@ -47,7 +49,9 @@ class PlainLogReg:
             self.featurize.fit(texts)
         X = self.featurize(texts)
         presence, valence = label_matrices(list(examples))
-        self.heads_ = [LogisticRegression(max_iter=2000).fit(X, presence[:, j]) for j in range(len(CODES))]
+        weights = "balanced" if self.balanced else None
+        self.heads_ = [LogisticRegression(class_weight=weights, max_iter=3000).fit(X, presence[:, j])
+                       for j in range(len(CODES))]
         self.valence_ = []
         for j in range(len(CODES)):
             mask = presence[:, j] == 1
@@ -55,6 +59,11 @@ class PlainLogReg:
             self.valence_.append(LogisticRegression(max_iter=2000).fit(X[mask], labels)
                                  if len(set(labels)) > 1 else (labels[0] if len(labels) else "+"))
         return self
+
+    def use_encoder(self, encoder: Encoder) -> None:
+        """Swap the (memoised) encoder for another, e.g. an uncached one to time coding."""
+        if isinstance(self.featurize, EncoderFeatures):
+            self.featurize.encoder = encoder
 
     def predict(self, examples: Sequence[Example]) -> Predictions:
         X = self.featurize([e.text for e in examples])
@@ -86,7 +95,7 @@ class EncoderFeatures:
 
 
 class CoderCandidate:
-    """The shipped method: PassageCoder (encoder + CV-thresholded heads)."""
+    """The shipped method: PassageCoder (encoder + codebook features + CV-thresholded heads)."""
 
     def __init__(self, name: str, encoder: Encoder, settings: CoderSettings):
         self.name = name
@@ -94,9 +103,14 @@ class CoderCandidate:
         self.settings = settings
 
     def fit(self, examples: Sequence[Example]) -> "CoderCandidate":
-        self.coder_ = PassageCoder(self.encoder).fit(examples, self.settings)
+        self.coder_ = PassageCoder(self.encoder, settings=self.settings).fit(examples)
         return self
 
+    def use_encoder(self, encoder: Encoder) -> None:
+        self.encoder = encoder
+        if hasattr(self, "coder_"):
+            self.coder_.encoder = encoder
+
     def predict(self, examples: Sequence[Example]) -> Predictions:
-        presence, valence = self.coder_.predict_proba([e.text for e in examples])
+        presence, valence = self.coder_.predict_proba([e.text for e in examples], [e.company for e in examples])
         return Predictions(presence, (presence >= self.coder_.heads.thresholds_).astype(int), valence)

@@ -1,9 +1,11 @@
-"""Per-code presence and valence heads over passage embeddings (sklearn estimator contract).
+"""Per-code presence and valence heads (sklearn estimator contract).
 
-``CodeHeads`` is an estimator: parameters in ``__init__``, ``fit(X, presence, valence,
-groups)`` learns one calibrated logistic head per code plus a valence head per code,
-and picks each code's decision threshold by grouped cross-validation on the training
-data only. Its state is plain arrays, saved as npz + JSON (never pickles).
+``CodeHeads`` is an estimator: parameters in ``__init__``; ``fit(X, presence, valence,
+groups, texts=None)`` learns one logistic presence head per code over the dense
+features ``X`` (embedding + codebook features), optionally fused (probability
+average) with a TF-IDF logistic head over ``texts``, plus a valence head per code.
+Each code's decision threshold is chosen by grouped (by company) cross-validation
+on the training data only. State is plain arrays and JSON (npz + JSON, never pickles).
 """
 from __future__ import annotations
 
@@ -12,6 +14,7 @@ from pathlib import Path
 
 import numpy as np
 from sklearn.base import BaseEstimator
+from sklearn.feature_extraction.text import TfidfVectorizer
 from sklearn.linear_model import LogisticRegression
 from sklearn.model_selection import GroupKFold
 from sklearn.utils.validation import check_is_fitted
@@ -20,22 +23,35 @@ from pipeline.records import CODES, VALENCES
 
 
 def _logreg(C: float, balanced: bool) -> LogisticRegression:
-    return LogisticRegression(C=C, class_weight="balanced" if balanced else None, max_iter=2000)
+    return LogisticRegression(C=C, class_weight="balanced" if balanced else None, max_iter=3000)
+
+
+def kappa(y: np.ndarray, pred: np.ndarray) -> float:
+    """Cohen's kappa for two binary vectors (fast; equals sklearn's cohen_kappa_score)."""
+    y, pred = np.asarray(y, dtype=float), np.asarray(pred, dtype=float)
+    if len(y) == 0:
+        return 0.0
+    po = float((y == pred).mean())
+    p1, p2 = y.mean(), pred.mean()
+    pe = float(p1 * p2 + (1 - p1) * (1 - p2))
+    return 0.0 if pe >= 1.0 else (po - pe) / (1.0 - pe)
 
 
 def best_threshold(y: np.ndarray, p: np.ndarray) -> float:
     """Threshold maximising Cohen's kappa of (p >= t) against y."""
-    from sklearn.metrics import cohen_kappa_score
-
     best_t, best_k = 0.5, -1.0
     for t in np.linspace(0.05, 0.95, 91):
         pred = (p >= t).astype(int)
         if pred.min() == pred.max():
             continue
-        k = cohen_kappa_score(y, pred)
+        k = kappa(y, pred)
         if k > best_k + 1e-9:
             best_t, best_k = float(t), k
     return best_t
+
+
+def _tfidf() -> TfidfVectorizer:
+    return TfidfVectorizer(ngram_range=(1, 2), min_df=2, sublinear_tf=True)
 
 
 class CodeHeads(BaseEstimator):
@@ -44,41 +60,92 @@ class CodeHeads(BaseEstimator):
     Parameters
     ----------
     C : float
-        Inverse regularisation strength of every logistic head.
+        Inverse regularisation strength of the dense presence heads.
     balanced : bool
         Re-weight classes so rare codes (ABS, PRI) are not ignored.
     threshold_folds : int
         Grouped CV folds (by company) used to choose decision thresholds.
+    tfidf_weight : float
+        Weight of a TF-IDF logistic head in the presence probability (0 = off);
+        the dense head has weight 1.
+    valence_C : float
+        Inverse regularisation of the valence heads.
+    valence_balanced : bool
+        Re-weight valence classes (off: the "+" majority is kept as a prior).
     """
 
-    def __init__(self, C: float = 2.0, balanced: bool = True, threshold_folds: int = 5):
+    def __init__(self, C: float = 4.0, balanced: bool = True, threshold_folds: int = 5, tfidf_weight: float = 0.0,
+                 valence_C: float = 1.0, valence_balanced: bool = False):
         self.C = C
         self.balanced = balanced
         self.threshold_folds = threshold_folds
+        self.tfidf_weight = tfidf_weight
+        self.valence_C = valence_C
+        self.valence_balanced = valence_balanced
 
-    def fit(self, X: np.ndarray, presence: np.ndarray, valence: np.ndarray, groups: np.ndarray | None = None) -> "CodeHeads":
-        """X (n, d); presence (n, 4) in {0,1}; valence (n, 4) of "+", "-", "0" or ""."""
+    # -- fitting -------------------------------------------------------------------------
+    def _fit_presence(self, X, texts, y):
+        """One code's presence models on a training subset: (dense head, tfidf (vec, head) or None)."""
+        dense = _logreg(self.C, self.balanced).fit(X, y)
+        sparse = None
+        if self.tfidf_weight > 0 and texts is not None:
+            vec = _tfidf().fit(texts)
+            sparse = (vec, _logreg(1.0, self.balanced).fit(vec.transform(texts), y))
+        return dense, sparse
+
+    def _fused(self, dense, sparse, X, texts) -> np.ndarray:
+        p = dense.predict_proba(X)[:, 1]
+        if sparse is not None:
+            vec, head = sparse
+            p = (p + self.tfidf_weight * head.predict_proba(vec.transform(texts))[:, 1]) / (1 + self.tfidf_weight)
+        return p
+
+    def fit(self, X: np.ndarray, presence: np.ndarray, valence: np.ndarray, groups: np.ndarray | None = None,
+            texts: list[str] | None = None, valence_X: np.ndarray | None = None) -> "CodeHeads":
+        """X (n, d); presence (n, 4) in {0,1}; valence (n, 4) of "+", "-", "0" or "".
+
+        ``texts`` feed the optional TF-IDF head; ``valence_X`` (default X) the valence heads.
+        """
         X = np.asarray(X, dtype=np.float64)
+        VX = X if valence_X is None else np.asarray(valence_X, dtype=np.float64)
         groups = np.arange(len(X)) if groups is None else np.asarray(groups)
+        use_tfidf = self.tfidf_weight > 0 and texts is not None
+        texts = list(texts) if texts is not None else None
         self.coef_ = np.zeros((len(CODES), X.shape[1]))
         self.intercept_ = np.zeros(len(CODES))
         self.thresholds_ = np.full(len(CODES), 0.5)
-        self.valence_coef_ = np.zeros((len(CODES), len(VALENCES), X.shape[1]))
+        self.valence_coef_ = np.zeros((len(CODES), len(VALENCES), VX.shape[1]))
         self.valence_intercept_ = np.zeros((len(CODES), len(VALENCES)))
         self.valence_prior_ = np.zeros((len(CODES), len(VALENCES)))
+        if use_tfidf:
+            vec = _tfidf().fit(texts)
+            self.tfidf_vocabulary_ = {t: int(i) for t, i in vec.vocabulary_.items()}
+            self.tfidf_idf_ = vec.idf_.astype(np.float64)
+            self.tfidf_coef_ = np.zeros((len(CODES), len(self.tfidf_idf_)))
+            self.tfidf_intercept_ = np.zeros(len(CODES))
+            T = vec.transform(texts)
         n_folds = min(self.threshold_folds, len(np.unique(groups)))
+        splits = list(GroupKFold(n_splits=n_folds).split(X, groups=groups)) if n_folds >= 2 else []
         for j in range(len(CODES)):
             y = presence[:, j].astype(int)
+            if y.min() == y.max():  # a code never (or always) seen: constant
+                self.intercept_[j] = 20.0 if y.min() == 1 else -20.0
+                continue
             head = _logreg(self.C, self.balanced).fit(X, y)
             self.coef_[j], self.intercept_[j] = head.coef_[0], head.intercept_[0]
-            if n_folds >= 2:
-                oof = np.zeros(len(y))
-                for tr, te in GroupKFold(n_splits=n_folds).split(X, y, groups):
+            if use_tfidf:
+                sh = _logreg(1.0, self.balanced).fit(T, y)
+                self.tfidf_coef_[j], self.tfidf_intercept_[j] = sh.coef_[0], sh.intercept_[0]
+            if splits:
+                oof = np.full(len(y), np.nan)
+                for tr, te in splits:
                     if y[tr].min() == y[tr].max():
                         continue
-                    oof[te] = _logreg(self.C, self.balanced).fit(X[tr], y[tr]).predict_proba(X[te])[:, 1]
-                self.thresholds_[j] = best_threshold(y, oof)
-            self._fit_valence(j, X[y == 1], valence[y == 1, j])
+                    dense, sparse = self._fit_presence(X[tr], [texts[i] for i in tr] if use_tfidf else None, y[tr])
+                    oof[te] = self._fused(dense, sparse, X[te], [texts[i] for i in te] if use_tfidf else None)
+                ok = ~np.isnan(oof)
+                self.thresholds_[j] = best_threshold(y[ok], oof[ok])
+            self._fit_valence(j, VX[y == 1], valence[y == 1, j])
         return self
 
     def _fit_valence(self, j: int, X: np.ndarray, v: np.ndarray) -> None:
@@ -87,21 +154,34 @@ class CodeHeads(BaseEstimator):
         present = [k for k, s in enumerate(VALENCES) if (v == s).any()]
         if len(present) < 2:
             return
-        head = _logreg(self.C, self.balanced).fit(X, v)
+        head = _logreg(self.valence_C, self.valence_balanced).fit(X, v)
         for cls, coef, icpt in zip(head.classes_, *_multiclass(head)):
             k = VALENCES.index(cls)
             self.valence_coef_[j, k], self.valence_intercept_[j, k] = coef, icpt
         for k in set(range(len(VALENCES))) - {VALENCES.index(c) for c in head.classes_}:
             self.valence_intercept_[j, k] = -1e3  # a valence never seen in training is never predicted
 
-    def predict_proba(self, X: np.ndarray) -> np.ndarray:
-        """Presence probability per code, shape (n, 4)."""
-        check_is_fitted(self, "coef_")
-        z = np.asarray(X, dtype=np.float64) @ self.coef_.T + self.intercept_
-        return 1.0 / (1.0 + np.exp(-z))
+    # -- prediction ----------------------------------------------------------------------
+    def _tfidf_matrix(self, texts: list[str]):
+        vec = TfidfVectorizer(ngram_range=(1, 2), sublinear_tf=True, vocabulary=self.tfidf_vocabulary_)
+        vec.idf_ = self.tfidf_idf_
+        return vec.transform(texts)
 
-    def predict(self, X: np.ndarray) -> np.ndarray:
-        return (self.predict_proba(X) >= self.thresholds_).astype(int)
+    def decision_function(self, X: np.ndarray) -> np.ndarray:
+        """Dense-head logits per code, shape (n, 4) (used to rank sentences as evidence)."""
+        check_is_fitted(self, "coef_")
+        return np.asarray(X, dtype=np.float64) @ self.coef_.T + self.intercept_
+
+    def predict_proba(self, X: np.ndarray, texts: list[str] | None = None) -> np.ndarray:
+        """Presence probability per code, shape (n, 4)."""
+        p = 1.0 / (1.0 + np.exp(-self.decision_function(X)))
+        if getattr(self, "tfidf_coef_", None) is not None and texts is not None and len(texts):
+            z = np.asarray(self._tfidf_matrix(list(texts)) @ self.tfidf_coef_.T) + self.tfidf_intercept_
+            p = (p + self.tfidf_weight / (1.0 + np.exp(-z))) / (1 + self.tfidf_weight)
+        return p
+
+    def predict(self, X: np.ndarray, texts: list[str] | None = None) -> np.ndarray:
+        return (self.predict_proba(X, texts) >= self.thresholds_).astype(int)
 
     def predict_valence_proba(self, X: np.ndarray) -> np.ndarray:
         """Valence distribution per code, shape (n, 4, 3) over VALENCES."""
@@ -114,24 +194,36 @@ class CodeHeads(BaseEstimator):
         p[:, ~trained] = self.valence_prior_[~trained]
         return p
 
-    # -- persistence: arrays in npz, nothing executable -------------------------------
+    # -- persistence: arrays in npz, vocabulary in JSON, nothing executable ----------------
     _ARRAYS = ("coef_", "intercept_", "thresholds_", "valence_coef_", "valence_intercept_", "valence_prior_")
+    _TFIDF = ("tfidf_idf_", "tfidf_coef_", "tfidf_intercept_")
 
     def save(self, directory: Path) -> list[Path]:
         directory.mkdir(parents=True, exist_ok=True)
-        np.savez(directory / "heads.npz", **{a: getattr(self, a) for a in self._ARRAYS})
+        arrays = {a: getattr(self, a) for a in self._ARRAYS}
+        has_tfidf = getattr(self, "tfidf_coef_", None) is not None
+        if has_tfidf:
+            arrays.update({a: getattr(self, a) for a in self._TFIDF})
+        np.savez(directory / "heads.npz", **arrays)
         (directory / "heads.json").write_text(json.dumps(
-            {"C": self.C, "balanced": self.balanced, "threshold_folds": self.threshold_folds,
-             "codes": list(CODES), "valences": list(VALENCES)}, indent=2))
+            {**self.get_params(), "codes": list(CODES), "valences": list(VALENCES),
+             "tfidf_vocabulary": self.tfidf_vocabulary_ if has_tfidf else None}, indent=1, ensure_ascii=False))
         return [directory / "heads.npz", directory / "heads.json"]
 
     @classmethod
     def load(cls, directory: Path) -> "CodeHeads":
         params = json.loads((directory / "heads.json").read_text())
-        heads = cls(C=params["C"], balanced=params["balanced"], threshold_folds=params["threshold_folds"])
+        vocabulary = params.pop("tfidf_vocabulary", None)
+        if list(params.pop("codes", CODES)) != list(CODES) or list(params.pop("valences", VALENCES)) != list(VALENCES):
+            raise ValueError(f"{directory}: model was trained for other codes/valences")
+        heads = cls(**{k: v for k, v in params.items() if k in cls().get_params()})
         with np.load(directory / "heads.npz", allow_pickle=False) as data:
             for a in cls._ARRAYS:
                 setattr(heads, a, data[a])
+            if vocabulary is not None:
+                for a in cls._TFIDF:
+                    setattr(heads, a, data[a])
+                heads.tfidf_vocabulary_ = vocabulary
         return heads
 
 

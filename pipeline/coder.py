@@ -1,4 +1,15 @@
-"""PassageCoder: an encoder plus per-code heads; turns Passages into Codings."""
+"""PassageCoder: an encoder, codebook features and per-code heads; turns Passages into Codings.
+
+Features of a passage (all computed on the text with the company's own name masked):
+
+* the encoder's embedding: with ``pooling="sentences"`` the normalised mean of the
+  embeddings of the passage's sentences (one encoder pass over the sentences, which
+  also gives each sentence a score: the evidence sentence of an assigned code is the
+  one its head scores highest), with ``pooling="passage"`` the passage's own embedding;
+* codebook indicator counts per code and negation cues (``pipeline.codebook_features``),
+  times ``lexicon_scale`` (0 = off);
+* optionally a TF-IDF head fused with the dense head (``tfidf_weight``).
+"""
 from __future__ import annotations
 
 from collections.abc import Sequence
@@ -7,50 +18,130 @@ from dataclasses import dataclass
 import numpy as np
 
 from pipeline.classify import CodeHeads
+from pipeline.codebook_features import codebook_features
 from pipeline.embed import Encoder
 from pipeline.examples import Example, label_matrices
+from pipeline.masking import mask_company
 from pipeline.records import CODES, VALENCES, CodeScore, Coding, Passage
+from pipeline.sentences import split_sentences
 
 
 @dataclass
 class CoderSettings:
     """Everything that defines a trained model besides its data (stored in the manifest)."""
 
-    encoder: str = "minilm.v1"
-    C: float = 2.0
+    encoder: str = "e5-small.v1"
+    C: float = 4.0
     balanced: bool = True
     threshold_folds: int = 5
+    #: replace the passage's own company name by "the company" before featurising
+    mask_names: bool = True
+    #: "sentences" (mean of sentence embeddings; gives evidence sentences) or "passage"
+    pooling: str = "sentences"
+    #: weight of the codebook indicator/negation counts next to the unit-length embedding (0 = off)
+    lexicon_scale: float = 0.33
+    #: weight of a TF-IDF head averaged with the dense head (0 = off)
+    tfidf_weight: float = 0.0
+    valence_C: float = 1.0
+    valence_balanced: bool = False
+
+    #: values an old manifest (written before these options existed) was trained with
+    LEGACY = {"mask_names": False, "pooling": "passage", "lexicon_scale": 0.0, "tfidf_weight": 0.0,
+              "valence_C": 2.0, "valence_balanced": True}
+
+    @classmethod
+    def from_manifest(cls, stored: dict) -> "CoderSettings":
+        known = {k: v for k, v in stored.items() if k in cls.__dataclass_fields__}
+        return cls(**{**cls.LEGACY, **known} if "pooling" not in stored else known)
+
+
+@dataclass
+class Features:
+    """Dense features of passages and of their sentences (for evidence)."""
+
+    X: np.ndarray                       # (n, d)
+    texts: list[str]                    # masked passage texts (TF-IDF head input)
+    spans: list[list[tuple[int, int]]]  # per passage, sentence offsets into the passage text
+    sentence_X: np.ndarray | None       # (total sentences, d) or None
+    owner: np.ndarray | None            # sentence -> passage index
 
 
 class PassageCoder:
     """fit on hand-coded examples, predict_proba on texts, code Passages."""
 
-    def __init__(self, encoder: Encoder, heads: CodeHeads | None = None, version: str = "", info: dict | None = None):
+    def __init__(self, encoder: Encoder, heads: CodeHeads | None = None, version: str = "", info: dict | None = None,
+                 settings: CoderSettings | None = None):
         self.encoder = encoder
         self.heads = heads
         self.version = version
         #: the model manifest (encoder, training data hash, base rates, ...)
         self.info = info or {}
+        if settings is None:
+            settings = CoderSettings.from_manifest(self.info["settings"]) if "settings" in self.info else CoderSettings()
+        self.settings = settings
 
-    def fit(self, examples: Sequence[Example], settings: CoderSettings) -> "PassageCoder":
-        X = self.encoder.encode([ex.text for ex in examples])
+    # -- features --------------------------------------------------------------------------
+    def features(self, texts: Sequence[str], companies: Sequence[str | None] | None = None) -> Features:
+        s = self.settings
+        companies = list(companies) if companies is not None else [None] * len(texts)
+        masked = [mask_company(t, c) if s.mask_names else t for t, c in zip(texts, companies)]
+        spans = [split_sentences(t) for t in texts]
+        sentence_X = owner = None
+        if s.pooling == "sentences":
+            sents = [mask_company(t[a:b], c) if s.mask_names else t[a:b]
+                     for t, c, sp in zip(texts, companies, spans) for a, b in sp]
+            owner = np.array([i for i, sp in enumerate(spans) for _ in sp], dtype=int)
+            S = self.encoder.encode(sents) if sents else np.zeros((0, self.encoder.dim), dtype=np.float32)
+            E = np.zeros((len(texts), S.shape[1] if len(S) else self.encoder.dim))
+            np.add.at(E, owner, S)
+            E /= np.maximum(np.linalg.norm(E, axis=1, keepdims=True), 1e-12)
+            if s.lexicon_scale:
+                sentence_X = np.hstack([S, s.lexicon_scale * codebook_features(sents)])
+            else:
+                sentence_X = np.asarray(S, dtype=np.float64)
+        else:
+            E = self.encoder.encode(masked)
+        X = np.hstack([E, s.lexicon_scale * codebook_features(masked)]) if s.lexicon_scale else np.asarray(E)
+        return Features(X, masked, spans, sentence_X, owner)
+
+    # -- training and prediction ------------------------------------------------------------
+    def fit(self, examples: Sequence[Example], settings: CoderSettings | None = None) -> "PassageCoder":
+        if settings is not None:
+            self.settings = settings
+        s = self.settings
+        f = self.features([ex.text for ex in examples], [ex.company for ex in examples])
         presence, valence = label_matrices(list(examples))
         groups = np.array([ex.company for ex in examples])
-        self.heads = CodeHeads(settings.C, settings.balanced, settings.threshold_folds).fit(X, presence, valence, groups)
+        self.heads = CodeHeads(s.C, s.balanced, s.threshold_folds, s.tfidf_weight, s.valence_C,
+                               s.valence_balanced).fit(f.X, presence, valence, groups, texts=f.texts)
         return self
 
-    def predict_proba(self, texts: Sequence[str]) -> tuple[np.ndarray, np.ndarray]:
-        """(presence (n, 4), valence (n, 4, 3)) for raw texts."""
-        X = self.encoder.encode(list(texts))
-        return self.heads.predict_proba(X), self.heads.predict_valence_proba(X)
+    def predict_features(self, f: Features) -> tuple[np.ndarray, np.ndarray]:
+        return self.heads.predict_proba(f.X, f.texts), self.heads.predict_valence_proba(f.X)
+
+    def predict_proba(self, texts: Sequence[str], companies: Sequence[str | None] | None = None
+                      ) -> tuple[np.ndarray, np.ndarray]:
+        """(presence (n, 4), valence (n, 4, 3)) for raw texts (company names masked when given)."""
+        return self.predict_features(self.features(list(texts), companies))
 
     def code(self, passages: Sequence[Passage]) -> list[Coding]:
-        """Code the passages whose role is "answer"; others are returned uncoded-free (skipped)."""
+        """Code the passages whose role is "answer"; others are skipped."""
         todo = [p for p in passages if p.coded]
         if not todo:
             return []
-        presence, valence = self.predict_proba([p.text for p in todo])
-        return [self._coding(p, presence[i], valence[i]) for i, p in enumerate(todo)]
+        f = self.features([p.text for p in todo], [p.company for p in todo])
+        presence, valence = self.predict_features(f)
+        sentence_logits = self.heads.decision_function(f.sentence_X) if f.sentence_X is not None else None
+        codings = []
+        for i, p in enumerate(todo):
+            coding = self._coding(p, presence[i], valence[i])
+            if sentence_logits is not None and coding.assigned:
+                rows = np.flatnonzero(f.owner == i)
+                for code in coding.assigned:
+                    a, b = f.spans[i][int(np.argmax(sentence_logits[rows, CODES.index(code)]))]
+                    coding.evidence[code] = (p.start + a, p.start + b)
+            codings.append(coding)
+        return codings
 
     def _coding(self, passage: Passage, presence: np.ndarray, valence: np.ndarray) -> Coding:
         codes = {}

@@ -173,3 +173,25 @@ class CachedEncoder:
 
     def encode(self, texts: Sequence[str]) -> np.ndarray:
         return self.cache.encode(self.encoder, texts)
+
+
+class MemoEncoder:
+    """An Encoder that remembers every text it encoded in this process (evaluation encodes
+    each distinct text once, however many folds see it)."""
+
+    def __init__(self, encoder: Encoder):
+        self.encoder = encoder
+        self.name = encoder.name
+        self._memo: dict[str, np.ndarray] = {}
+
+    @property
+    def dim(self) -> int:
+        return self.encoder.dim
+
+    def encode(self, texts: Sequence[str]) -> np.ndarray:
+        todo = list(dict.fromkeys(t for t in texts if t not in self._memo))
+        if todo:
+            self._memo.update(zip(todo, np.asarray(self.encoder.encode(todo), dtype=np.float32)))
+        if not texts:
+            return np.zeros((0, self.dim), dtype=np.float32)
+        return np.stack([self._memo[t] for t in texts])

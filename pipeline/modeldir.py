@@ -91,5 +91,9 @@ def verify_model(directory: Path) -> dict:
 def load_model(directory: Path) -> PassageCoder:
     """Load a verified model directory."""
     manifest = verify_model(directory)
-    settings = CoderSettings(**manifest["settings"])
-    return PassageCoder(load_encoder(settings.encoder), CodeHeads.load(Path(directory)), manifest["version"], manifest)
+    settings = CoderSettings.from_manifest(manifest["settings"])
+    try:
+        heads = CodeHeads.load(Path(directory))
+    except (ValueError, KeyError, OSError) as exc:
+        raise ModelError(f"{directory}: model weights are unreadable ({exc}); retrain with `intcap train`.") from exc
+    return PassageCoder(load_encoder(settings.encoder), heads, manifest["version"], manifest, settings)

@@ -2,13 +2,17 @@
 
 Per code: coverage (share of the company's coded passages carrying it), strength
 (valence- and confidence-weighted: each assigned passage adds p * (P(+) - P(-)),
-divided by the company's passage count), counts by valence, and the top evidence.
+divided by a normaliser of the company's passage count n: ``sqrt(n)`` by default,
+between a share (/n, which penalises firms that were simply interviewed at length)
+and a raw count (/1, which rewards them); see ``STRENGTH_NORMS``), counts by valence,
+and the top evidence.
 The primary focus follows the thesis's P7 grouping: the component a firm relies on
 most, relative to how common that component is in the training corpus, or
 ``balanced`` when networks, entrepreneurship and absorptive capacity stand level.
 """
 from __future__ import annotations
 
+import math
 from collections import defaultdict
 from collections.abc import Iterable
 from dataclasses import dataclass, field
@@ -16,6 +20,13 @@ from dataclasses import dataclass, field
 from pipeline.records import CODES, CodeProfile, Coding, Profile
 
 FOCUS_OF = {"NET": "network", "ABS": "absorptive_capacity", "ENT": "entrepreneurship"}
+
+#: how a company's summed evidence is normalised by its passage count n
+STRENGTH_NORMS = {
+    "share": lambda n: n,
+    "sqrt": lambda n: math.sqrt(n),
+    "count": lambda n: 1.0,
+}
 
 
 @dataclass
@@ -27,14 +38,17 @@ class ProfileSettings:
     balance_ratio: if the runner-up component reaches this share of the leader's relative
         score (and at least two components are present), the firm is "balanced".
     top_evidence: evidence passages kept per code.
+    strength_norm: key of STRENGTH_NORMS (chosen on the training firms' gold codings;
+        ``intcap evaluate`` re-selects it inside its leave-one-company-out loop).
     """
 
     base_rates: dict[str, float] = field(default_factory=lambda: {c: 0.25 for c in CODES})
     balance_ratio: float = 0.8
     top_evidence: int = 3
+    strength_norm: str = "sqrt"
 
 
-def code_profile(codings: list[Coding], code: str, top: int) -> CodeProfile:
+def code_profile(codings: list[Coding], code: str, top: int, norm: str = "sqrt") -> CodeProfile:
     n = max(len(codings), 1)
     with_code = [c for c in codings if code in c.assigned]
     by_valence = defaultdict(int)
@@ -45,7 +59,7 @@ def code_profile(codings: list[Coding], code: str, top: int) -> CodeProfile:
         strength += score.p * (score.valence_p.get("+", 0.0) - score.valence_p.get("-", 0.0))
     evidence = sorted(with_code, key=lambda c: -c.codes[code].p)[:top]
     return CodeProfile(
-        coverage=round(len(with_code) / n, 4), strength=round(strength / n, 4), count=len(with_code),
+        coverage=round(len(with_code) / n, 4), strength=round(strength / STRENGTH_NORMS[norm](n), 4), count=len(with_code),
         positive=by_valence["+"], negative=by_valence["-"], neutral=by_valence["0"],
         evidence=[c.passage.id for c in evidence],
     )
@@ -73,6 +87,6 @@ def build_profiles(codings: Iterable[Coding], settings: ProfileSettings | None =
         by_company[coding.passage.company].append(coding)
     profiles = []
     for company, items in by_company.items():
-        codes = {code: code_profile(items, code, settings.top_evidence) for code in CODES}
+        codes = {code: code_profile(items, code, settings.top_evidence, settings.strength_norm) for code in CODES}
         profiles.append(Profile(company, len(items), codes, primary_focus(codes, settings)))
     return profiles

@@ -1,0 +1,183 @@
+"""Ablation: every modelling idea on the same leave-one-company-out folds, in one run.
+
+    .venv/bin/python bench/ablation.py [--out bench/ablation.json] [--only NAME ...] [--no-speed]
+
+Rows: the two baselines, the shipped default, and one variant per idea (a changed
+CoderSettings field). Columns: kappa per code, mean kappa, macro-F1, valence accuracy
+(on passages where the code is present), coding speed (passages/s, uncached encoder,
+model trained on all examples). Each distinct text is encoded once per encoder.
+
+When present, also:
+* OOD dev (corpus/dev/ood_dev.jsonl): trained on all thesis passages, scored on all
+  106 passages and separately on the 64 new-firm passages (the 42 derived ones
+  rewrite thesis passages that are in the training data);
+* Danish LOCO (corpus/thesis/coded_passages.da.jsonl): the same folds on the Danish
+  rendering of the thesis passages.
+Fixed seeds: every step is deterministic (liblinear/lbfgs on fixed folds).
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+import time
+from dataclasses import replace
+from pathlib import Path
+
+import numpy as np
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+
+from pipeline import paths  # noqa: E402
+from pipeline.candidates import CoderCandidate, Predictions  # noqa: E402
+from pipeline.codebook_features import codebook_features  # noqa: E402
+from pipeline.coder import CoderSettings  # noqa: E402
+from pipeline.evaluate import (baseline_candidates, coding_metrics, coding_speed, evaluate_candidate,  # noqa: E402
+                               memo_factory)
+from pipeline.examples import label_matrices, load_examples  # noqa: E402
+from pipeline.masking import mask_company  # noqa: E402
+from pipeline.records import CODES, VALENCES  # noqa: E402
+
+OOD_DEV = paths.CORPUS / "dev" / "ood_dev.jsonl"
+DANISH = paths.THESIS / "coded_passages.da.jsonl"
+DEFAULT = CoderSettings()
+
+
+class CodebookOnly:
+    """Codebook indicator + negation counts alone (no encoder), balanced LR, CV thresholds."""
+
+    name = "codebook lexicon only"
+
+    def fit(self, examples):
+        from pipeline.classify import CodeHeads
+
+        X = codebook_features([mask_company(e.text, e.company) for e in examples])
+        presence, valence = label_matrices(list(examples))
+        self.heads_ = CodeHeads(C=1.0).fit(X, presence, valence, np.array([e.company for e in examples]))
+        return self
+
+    def predict(self, examples):
+        X = codebook_features([mask_company(e.text, e.company) for e in examples])
+        p = self.heads_.predict_proba(X)
+        return Predictions(p, (p >= self.heads_.thresholds_).astype(int), self.heads_.predict_valence_proba(X))
+
+
+def variants() -> list[tuple[str, CoderSettings]]:
+    d = DEFAULT
+    return [
+        ("shipped default", d),
+        ("- name masking", replace(d, mask_names=False)),
+        ("- codebook features", replace(d, lexicon_scale=0.0)),
+        ("- codebook, - masking (old default on e5)", replace(d, lexicon_scale=0.0, mask_names=False)),
+        ("passage embedding instead of sentence mean", replace(d, pooling="passage")),
+        ("+ TF-IDF head fused (w=1)", replace(d, tfidf_weight=1.0)),
+        ("C=1", replace(d, C=1.0)),
+        ("C=16", replace(d, C=16.0)),
+        ("valence heads class-balanced", replace(d, valence_balanced=True)),
+        ("minilm encoder", replace(d, encoder="minilm.v1")),
+        ("minilm encoder + TF-IDF fused", replace(d, encoder="minilm.v1", tfidf_weight=1.0)),
+        ("old default (minilm, passage, no codebook/masking)",
+         replace(d, encoder="minilm.v1", pooling="passage", lexicon_scale=0.0, mask_names=False, C=2.0,
+                 valence_balanced=True, valence_C=2.0)),
+    ]
+
+
+def fmt_row(name: str, r: dict, speed) -> str:
+    k = r["kappa"]
+    sp = f"{speed:.0f}" if isinstance(speed, (int, float)) else "-"
+    return (f"| {name} | " + " | ".join(f"{k[c]:.3f}" for c in CODES)
+            + f" | **{r['mean_kappa']:.3f}** | {r['macro_f1']:.3f} | {r['valence_accuracy']:.3f} | {sp} |")
+
+
+def held_out_metrics(candidate, train, test) -> dict:
+    candidate.fit(train)
+    return coding_metrics(test, candidate.predict(test))
+
+
+def main(argv=None) -> int:
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--out", type=Path, default=ROOT / "bench" / "ablation.json")
+    ap.add_argument("--only", nargs="*", default=None, help="run only variants whose name contains one of these")
+    ap.add_argument("--no-speed", action="store_true", help="skip the coding-speed measurement")
+    args = ap.parse_args(argv)
+
+    examples = load_examples(paths.CODED_PASSAGES)
+    memo = memo_factory()
+    rows, results = [], {}
+    t_all = time.perf_counter()
+    speed_cache: dict[tuple, float] = {}
+
+    def speed_of(key, candidate, encoder_name):
+        if args.no_speed:
+            return None
+        if key not in speed_cache:
+            speed_cache[key] = coding_speed(candidate, examples, encoder_name)
+        return speed_cache[key]
+
+    candidates = [(b.name and f"baseline: {b.name}", b, enc, ("baseline", b.name)) for b, enc in baseline_candidates(memo)]
+    candidates.append(("codebook lexicon only", CodebookOnly(), None, ("lexicon",)))
+    for name, s in variants():
+        key = (s.encoder, s.pooling, s.tfidf_weight > 0)
+        candidates.append((name, CoderCandidate(name, memo(s.encoder), s), s.encoder, key))
+    if args.only:
+        candidates = [c for c in candidates if c[0].startswith("baseline") or any(o in c[0] for o in args.only)]
+
+    ood = load_examples(OOD_DEV) if OOD_DEV.is_file() else None
+    danish = load_examples(DANISH) if DANISH.is_file() else None
+    for name, cand, enc, key in candidates:
+        t0 = time.perf_counter()
+        r = evaluate_candidate(cand, examples)
+        r.pop("_predictions")
+        loco_s = time.perf_counter() - t0
+        if ood is not None:
+            ood_all = held_out_metrics(cand, examples, ood)
+            new = [e for e in ood if not e.id.startswith("ood-") or int(e.id.split("-")[1]) > 42]
+            ood_new = held_out_metrics(cand, examples, new)
+            r["ood_dev"] = {"all": ood_all, "new_firms": ood_new}
+        if danish is not None and name in ("shipped default", "baseline: tfidf", "minilm encoder",
+                                           "codebook lexicon only", "- codebook features"):
+            dr = evaluate_candidate(cand, danish)
+            dr.pop("_predictions")
+            r["danish_loco"] = dr
+        r["passages_per_s"] = speed_of(key, cand, enc)
+        if hasattr(cand, "use_encoder") and enc:
+            cand.use_encoder(memo(enc))
+        r["seconds"] = round(loco_s, 1)
+        results[name] = r
+        rows.append(fmt_row(name, r, r["passages_per_s"]))
+        extra = ""
+        if "ood_dev" in r:
+            extra += f"  OOD κ all {r['ood_dev']['all']['mean_kappa']:.3f} new {r['ood_dev']['new_firms']['mean_kappa']:.3f}"
+        if "danish_loco" in r:
+            extra += f"  Danish κ {r['danish_loco']['mean_kappa']:.3f}"
+        print(rows[-1] + extra, flush=True)
+
+    header = ["| method | NET κ | ENT κ | ABS κ | PRI κ | mean κ | macro-F1 | valence acc | passages/s |",
+              "|---|---|---|---|---|---|---|---|---|"]
+    table = "\n".join(header + rows)
+    print("\nLOCO (14 folds, 198 passages)\n" + table)
+    if ood is not None:
+        lines = ["| method | OOD mean κ (106) | NET | ENT | ABS | PRI | valence acc | new-firm mean κ (64) |", "|---|---|---|---|---|---|---|---|"]
+        for name, r in results.items():
+            a, n = r["ood_dev"]["all"], r["ood_dev"]["new_firms"]
+            lines.append(f"| {name} | {a['mean_kappa']:.3f} | " + " | ".join(f"{a['kappa'][c]:.3f}" for c in CODES)
+                         + f" | {a['valence_accuracy']:.3f} | {n['mean_kappa']:.3f} |")
+        print("\nOOD dev (trained on all thesis passages)\n" + "\n".join(lines))
+    if danish is not None:
+        lines = ["| method | Danish LOCO mean κ | NET | ENT | ABS | PRI | valence acc |", "|---|---|---|---|---|---|---|"]
+        for name, r in results.items():
+            if "danish_loco" in r:
+                d = r["danish_loco"]
+                lines.append(f"| {name} | {d['mean_kappa']:.3f} | " + " | ".join(f"{d['kappa'][c]:.3f}" for c in CODES)
+                             + f" | {d['valence_accuracy']:.3f} |")
+        print("\nDanish LOCO (coded_passages.da.jsonl)\n" + "\n".join(lines))
+    args.out.parent.mkdir(parents=True, exist_ok=True)
+    args.out.write_text(json.dumps({"loco": results, "seconds": round(time.perf_counter() - t_all, 1),
+                                    "default_settings": vars(DEFAULT)}, indent=1, default=str, ensure_ascii=False))
+    print(f"\nwrote {args.out} ({time.perf_counter() - t_all:.0f} s)")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
