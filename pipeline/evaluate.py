@@ -17,9 +17,10 @@ from pathlib import Path
 
 import numpy as np
 from scipy.stats import spearmanr
-from sklearn.metrics import cohen_kappa_score, f1_score
+from sklearn.metrics import f1_score
 
 from pipeline import paths
+from pipeline.classify import kappa as cohen_kappa
 from pipeline.candidates import Candidate, CoderCandidate, EncoderFeatures, PlainLogReg, Predictions, TfidfFeatures
 from pipeline.coder import CoderSettings
 from pipeline.embed import MemoEncoder, load_encoder
@@ -59,7 +60,7 @@ def coding_metrics(examples: list[Example], pred: Predictions) -> dict:
     gold, gold_valence = label_matrices(examples)
     kappa, f1 = {}, {}
     for j, code in enumerate(CODES):
-        kappa[code] = round(float(cohen_kappa_score(gold[:, j], pred.assigned[:, j])), 4)
+        kappa[code] = round(float(cohen_kappa(gold[:, j], pred.assigned[:, j])), 4)
         f1[code] = round(float(f1_score(gold[:, j], pred.assigned[:, j], zero_division=0)), 4)
     hits = total = 0
     for j in range(len(CODES)):

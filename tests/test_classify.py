@@ -1,0 +1,74 @@
+"""CodeHeads / PassageCoder contract on a few real thesis passages (fast: hashed encoder)."""
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from pipeline import paths
+from pipeline.classify import CodeHeads, best_threshold, kappa
+from pipeline.coder import CoderSettings, PassageCoder
+from pipeline.examples import label_matrices, load_examples
+from pipeline.masking import mask_company
+from pipeline.records import CODES, Passage
+from pipeline.sentences import split_sentences
+from tests._fake import HashEncoder
+
+
+@pytest.fixture(scope="module")
+def examples():
+    ex = load_examples(paths.CODED_PASSAGES)
+    firms = sorted({e.company for e in ex})[:5]
+    return [e for e in ex if e.company in firms]
+
+
+def test_kappa_matches_sklearn():
+    from sklearn.metrics import cohen_kappa_score
+
+    rng = np.random.default_rng(0)
+    for _ in range(5):
+        y, p = rng.integers(0, 2, 40), rng.integers(0, 2, 40)
+        assert kappa(y, p) == pytest.approx(cohen_kappa_score(y, p))
+
+
+def test_best_threshold_separates():
+    y = np.array([0, 0, 0, 1, 1])
+    assert 0.3 < best_threshold(y, np.array([0.1, 0.2, 0.3, 0.8, 0.9])) <= 0.8
+
+
+@pytest.mark.parametrize("tfidf_weight", [0.0, 1.0])
+def test_heads_fit_predict_contract(examples, tfidf_weight):
+    coder = PassageCoder(HashEncoder(), settings=CoderSettings(encoder="test-hash.v1", tfidf_weight=tfidf_weight))
+    coder.fit(examples)
+    presence, valence = coder.predict_proba([e.text for e in examples[:7]], [e.company for e in examples[:7]])
+    assert presence.shape == (7, len(CODES)) and ((presence >= 0) & (presence <= 1)).all()
+    assert valence.shape == (7, len(CODES), 3) and np.allclose(valence.sum(axis=2), 1.0)
+    assert coder.heads.thresholds_.shape == (len(CODES),)
+
+
+def test_code_skips_questions_and_points_evidence_into_source(examples):
+    coder = PassageCoder(HashEncoder(), settings=CoderSettings(encoder="test-hash.v1")).fit(examples)
+    coder.heads.thresholds_[:] = 0.0  # assign every code, so every code needs evidence
+    text = "Intro line.\n" + examples[0].text
+    p = Passage("x-1", examples[0].company, "src", 12, len(text), text[12:])
+    q = Passage("x-0", examples[0].company, "src", 0, 11, text[:11], role="question")
+    codings = coder.code([q, p])
+    assert [c.passage.id for c in codings] == ["x-1"]
+    c = codings[0]
+    assert set(c.assigned) == set(CODES)
+    for code, (a, b) in c.evidence.items():
+        assert 12 <= a < b <= len(text)
+        assert (a - 12, b - 12) in split_sentences(p.text)
+
+
+def test_sentences_and_masking():
+    text = 'Acoplastic sells to e.g. Sweden. The CEO said "we grow abroad now". Dybvad Stålindustri\'s plant is new.'
+    spans = split_sentences(text)
+    assert [text[a:b] for a, b in spans][0] == "Acoplastic sells to e.g. Sweden."
+    assert len(spans) == 3
+    assert mask_company(text, "Dybvad Stålindustri").endswith(". The company's plant is new.")
+    assert mask_company("Acoplastic has", "Acoplastic") == "The company has"
+
+
+def test_labels(examples):
+    presence, valence = label_matrices(examples)
+    assert presence.shape == (len(examples), 4) and set(np.unique(valence)) <= {"", "+", "-", "0"}

@@ -1,0 +1,72 @@
+"""Model directories: save/load round trip gives identical codings; tampering is refused."""
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pytest
+
+from pipeline import embed, paths
+from pipeline.coder import CoderSettings, PassageCoder
+from pipeline.errors import ModelError
+from pipeline.examples import base_rates, load_examples
+from pipeline.modeldir import load_model, save_model
+from pipeline.records import Passage
+from tests._fake import HashEncoder
+
+
+@pytest.fixture()
+def model_dir(tmp_path, monkeypatch):
+    monkeypatch.setitem(embed.ENCODERS, "test-hash.v1", HashEncoder)
+    monkeypatch.setattr(embed, "_loaded", {})
+    ex = [e for e in load_examples(paths.CODED_PASSAGES) if e.company in ("Acoplastic", "Brodersen", "Colourbox", "Nupo")]
+    settings = CoderSettings(encoder="test-hash.v1", tfidf_weight=1.0)
+    coder = PassageCoder(HashEncoder(), settings=settings).fit(ex)
+    d = tmp_path / "m"
+    save_model(coder, settings, d, data_hash="x", n_examples=len(ex), extra={"base_rates": base_rates(ex)})
+    return d, coder, ex
+
+
+def passages(ex):
+    return [Passage(e.id, e.company, "s", 0, len(e.text), e.text) for e in ex[:6]]
+
+
+def test_round_trip_identical(model_dir):
+    d, coder, ex = model_dir
+    loaded = load_model(d)
+    assert loaded.info["encoder"] == "test-hash.v1" and "base_rates" in loaded.info and loaded.version
+    a, b = coder.code(passages(ex)), loaded.code(passages(ex))
+    assert [c.assigned for c in a] == [c.assigned for c in b]
+    assert [c.evidence for c in a] == [c.evidence for c in b]
+    for x, y in zip(a, b):
+        assert {k: v.p for k, v in x.codes.items()} == {k: v.p for k, v in y.codes.items()}
+
+
+def test_tampered_weights_refused(model_dir):
+    d = model_dir[0]
+    with np.load(d / "heads.npz") as z:
+        arrays = dict(z)
+    arrays["thresholds_"] = arrays["thresholds_"] * 0
+    np.savez(d / "heads.npz", **arrays)
+    with pytest.raises(ModelError, match="does not match|do not match"):
+        load_model(d)
+
+
+def test_tampered_json_refused(model_dir):
+    d = model_dir[0]
+    (d / "heads.json").write_text((d / "heads.json").read_text().replace('"C"', '"C" ', 1))
+    with pytest.raises(ModelError):
+        load_model(d)
+
+
+def test_missing_manifest_refused(model_dir):
+    d = model_dir[0]
+    (d / "manifest.json").unlink()
+    with pytest.raises(ModelError, match="manifest"):
+        load_model(d)
+
+
+def test_manifest_of_old_model_reads_legacy_settings():
+    s = CoderSettings.from_manifest({"encoder": "minilm.v1", "C": 2.0, "balanced": True, "threshold_folds": 5})
+    assert s.pooling == "passage" and s.lexicon_scale == 0.0 and not s.mask_names
+    assert CoderSettings.from_manifest(json.loads(json.dumps(vars(CoderSettings())))) == CoderSettings()
