@@ -38,6 +38,7 @@ def task_runner(workers: int | None = None, dask_address: str | None = None, *, 
             raise IntcapError(f"--workers {workers}: need at least 1")
         from prefect_dask import DaskTaskRunner
 
+        logging.getLogger("distributed").setLevel(logging.ERROR)  # the cluster's chatter is not ours to show
         return DaskTaskRunner(cluster_kwargs={
             "n_workers": workers, "threads_per_worker": 1, "processes": True, "dashboard_address": None,
             "silence_logs": logging.ERROR,
