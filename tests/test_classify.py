@@ -1,6 +1,9 @@
 """CodeHeads / PassageCoder contract on a few real thesis passages (fast: hashed encoder)."""
 from __future__ import annotations
 
+import hashlib
+import re
+
 import numpy as np
 import pytest
 
@@ -11,7 +14,18 @@ from pipeline.examples import label_matrices, load_examples
 from pipeline.masking import mask_company
 from pipeline.records import CODES, Passage
 from pipeline.sentences import split_sentences
-from tests._fake import HashEncoder
+
+
+class HashEncoder:
+    name = "test-hash.v1"
+    dim = 64
+
+    def encode(self, texts):
+        out = np.zeros((len(texts), self.dim), dtype=np.float32)
+        for i, t in enumerate(texts):
+            for w in re.findall(r"\w+", t.lower()):
+                out[i, int(hashlib.md5(w.encode()).hexdigest(), 16) % self.dim] += 1.0
+        return out / np.maximum(np.linalg.norm(out, axis=1, keepdims=True), 1e-12)
 
 
 @pytest.fixture(scope="module")

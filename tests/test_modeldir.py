@@ -12,7 +12,7 @@ from pipeline.errors import ModelError
 from pipeline.examples import base_rates, load_examples
 from pipeline.modeldir import load_model, save_model
 from pipeline.records import Passage
-from tests._fake import HashEncoder
+from tests.test_classify import HashEncoder
 
 
 @pytest.fixture()
