@@ -31,7 +31,7 @@ from pipeline.errors import IngestError, IntcapError, ModelError
 from pipeline.ingest import MANIFEST_NAME, ManifestEntry, discover, load_manifest, read_source
 from pipeline.ingest.registry import read_bytes
 from pipeline.modeldir import load_model, read_manifest
-from pipeline.profile import ProfileSettings, primary_focus
+from pipeline.profile import STRENGTH_NORMS, ProfileSettings, primary_focus
 from pipeline.records import CODES, CodeProfile, Coding, Profile, Transcript
 from pipeline.store import ADDED, CHANGED, RECODED, Store
 
@@ -252,13 +252,14 @@ class ProfileAggregator:
 
     def profiles(self) -> list[Profile]:
         out = []
+        norm = STRENGTH_NORMS[self.settings.strength_norm]
         for company, n_passages in self._n.items():
             n = max(n_passages, 1)
             codes = {}
             for code in CODES:
                 count, pos, neg, neu, strength, heap = self._codes[company][code]
                 evidence = [pid for _, _, pid in sorted(heap, key=lambda e: (-e[0], -e[1]))]
-                codes[code] = CodeProfile(coverage=round(count / n, 4), strength=round(strength / n, 4), count=count,
+                codes[code] = CodeProfile(coverage=round(count / n, 4), strength=round(strength / norm(n), 4), count=count,
                                           positive=pos, negative=neg, neutral=neu, evidence=evidence)
             out.append(Profile(company, n_passages, codes, primary_focus(codes, self.settings)))
         return out
