@@ -208,6 +208,17 @@ def generate(folder: Path, n: int, companies: int = 20) -> None:
     (folder / "manifest.csv").write_text("\n".join(rows) + "\n", encoding="utf-8")
 
 
+def vm_hwm_mb() -> float | None:
+    """This process's own peak RSS (VmHWM: the address space since exec, not the parent's)."""
+    try:
+        for line in Path("/proc/self/status").read_text().splitlines():
+            if line.startswith("VmHWM:"):
+                return round(int(line.split()[1]) / 1024, 1)
+    except OSError:
+        pass
+    return None
+
+
 def memory_child(corpus: str, db: str, out: str, model_dir: str, encoder: str) -> None:
     if encoder == "hash":
         register_hash_encoder()
@@ -218,7 +229,27 @@ def memory_child(corpus: str, db: str, out: str, model_dir: str, encoder: str) -
     with open_store(db) as store:
         result = refresh(Path(corpus), store, Path(model_dir), out_dir=Path(out))
     print(json.dumps({"passages": result["passages_coded"], "files": result["files"],
-                      "seconds": round(time.perf_counter() - t, 2)}))
+                      "seconds": round(time.perf_counter() - t, 2), "vm_hwm_mb": vm_hwm_mb()}))
+
+
+def memory_launch(args: list[str]) -> None:
+    """Run one memory child from this small process and report its ru_maxrss.
+
+    Linux counts the RSS of the process that forked the child into the child's
+    ru_maxrss, so the launcher must itself be small (it imports nothing heavy).
+    """
+    proc = subprocess.Popen([sys.executable, __file__, "_memory_child", *args], stdout=subprocess.PIPE,
+                            stderr=subprocess.PIPE, text=True)
+    _, status, usage = os.wait4(proc.pid, 0)
+    proc.returncode = os.waitstatus_to_exitcode(status)
+    stdout, stderr = proc.stdout.read(), proc.stderr.read()
+    if proc.returncode != 0:
+        sys.stderr.write(stderr[-3000:])
+        sys.exit(1)
+    info = json.loads(stdout.strip().splitlines()[-1])
+    info["peak_rss_mb"] = round(usage.ru_maxrss / 1024, 1)
+    info["launcher_rss_mb"] = vm_hwm_mb()
+    print(json.dumps(info))
 
 
 def bench_memory(work: Path, sizes: list[int], encoder: str) -> dict:
@@ -228,21 +259,19 @@ def bench_memory(work: Path, sizes: list[int], encoder: str) -> dict:
         corpus = work / f"gen{n}"
         if not corpus.is_dir():
             generate(corpus, n)
-        cmd = [sys.executable, __file__, "_memory_child", str(corpus), fresh_db(work, f"mem{n}"),
+        cmd = [sys.executable, __file__, "_memory_launch", str(corpus), fresh_db(work, f"mem{n}"),
                str(work / f"mem-out{n}"), str(model_dir), encoder]
-        proc = subprocess.Popen(cmd, cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
-        _, status, usage = os.wait4(proc.pid, 0)
-        proc.returncode = os.waitstatus_to_exitcode(status)
-        stdout, stderr = proc.stdout.read(), proc.stderr.read()
+        proc = subprocess.run(cmd, cwd=ROOT, capture_output=True, text=True)
         if proc.returncode != 0:
-            raise RuntimeError(f"memory run {n} failed:\n{stderr[-3000:]}")
-        info = json.loads(stdout.strip().splitlines()[-1])
-        info["peak_rss_mb"] = round(usage.ru_maxrss / 1024, 1)
+            raise RuntimeError(f"memory run {n} failed:\n{proc.stderr[-3000:]}")
+        info = json.loads(proc.stdout.strip().splitlines()[-1])
         out["runs"][str(n)] = info
         print(f"  memory {n:>6} transcripts: {info}", flush=True)
     if len(sizes) >= 2:
         small, large = out["runs"][str(sizes[0])], out["runs"][str(sizes[-1])]
         out["ratio"] = round(large["peak_rss_mb"] / small["peak_rss_mb"], 3)
+        if small.get("vm_hwm_mb") and large.get("vm_hwm_mb"):
+            out["ratio_vm_hwm"] = round(large["vm_hwm_mb"] / small["vm_hwm_mb"], 3)
         out["target"] = f"{sizes[-1]} <= 1.2 x {sizes[0]}"
     return out
 
@@ -330,6 +359,8 @@ def dask_child(corpus: str, db: str, model_dir: str, workers: int) -> None:
 
 
 def main() -> None:
+    if len(sys.argv) > 1 and sys.argv[1] == "_memory_launch":
+        return memory_launch(sys.argv[2:7])
     if len(sys.argv) > 1 and sys.argv[1] == "_memory_child":
         return memory_child(*sys.argv[2:7])
     if len(sys.argv) > 1 and sys.argv[1] == "_dask_child":
@@ -338,6 +369,8 @@ def main() -> None:
     parser.add_argument("--only", default="throughput,cold,memory,dask")
     parser.add_argument("--sizes", default="1000,10000", help="memory: transcript counts")
     parser.add_argument("--memory-encoder", choices=("hash", "real"), default="hash")
+    parser.add_argument("--model-dir", type=Path, default=None,
+                        help="model to benchmark (default: models/default, trained first if missing)")
     parser.add_argument("--work", type=Path, default=None, help="scratch folder (default: a temporary one)")
     parser.add_argument("--results", type=Path, default=RESULTS / "pipeline_bench.json")
     args = parser.parse_args()
@@ -348,7 +381,12 @@ def main() -> None:
     results: dict = {"machine": {"cpus": os.cpu_count(), "python": platform.python_version(),
                                  "platform": platform.platform(), "loadavg_start": os.getloadavg()}}
     try:
-        model_dir = real_model(work)
+        model_dir = args.model_dir or real_model(work)
+        from pipeline.modeldir import read_manifest
+
+        manifest = read_manifest(model_dir)
+        results["model"] = {"dir": str(model_dir), "version": manifest["version"], "encoder": manifest["encoder"],
+                            "pooling": manifest["settings"].get("pooling", "passage")}
         if "throughput" in parts:
             print("throughput ...", flush=True)
             results["throughput"] = bench_throughput(work, model_dir)
@@ -366,7 +404,12 @@ def main() -> None:
     finally:
         results["machine"]["loadavg_end"] = os.getloadavg()
         args.results.parent.mkdir(parents=True, exist_ok=True)
-        args.results.write_text(json.dumps(results, indent=2) + "\n")
+        previous = json.loads(args.results.read_text()) if args.results.is_file() else {}
+        for part in parts:  # sections not run this time keep their last figures
+            if part in results:
+                results[part]["measured"] = {"at": time.strftime("%Y-%m-%dT%H:%M:%S"),
+                                             "loadavg": results["machine"]["loadavg_start"]}
+        args.results.write_text(json.dumps({**previous, **results}, indent=2) + "\n")
         if tmp is not None:
             tmp.cleanup()
     print("\nsummary")
