@@ -35,5 +35,9 @@ browser:
 test: $(VENV)/.installed browser
 	$(PY) -m pytest -q -p no:cacheprovider
 
+bench: $(VENV)/.installed models/default/manifest.json
+	$(PY) bench/pipeline_bench.py
+	$(PY) bench/ablation.py
+
 clean:
 	rm -rf out .prefect .cache

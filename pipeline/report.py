@@ -95,13 +95,15 @@ def company_card(profile: Profile, by_id: dict[str, Coding]) -> str:
 
 
 def render_report(profiles: list[Profile], codings: list[Coding], *, title: str = "intcap report",
-                  model_version: str = "", extra_sections: list[str] = ()) -> str:
+                  model_version: str = "", extra_sections: list[str] = (), n_passages: int | None = None) -> str:
+    """``codings`` need only hold the evidence passages when ``n_passages`` gives the total."""
     by_id = {c.passage.id: c for c in codings}
+    n_passages = len(by_id) if n_passages is None else n_passages
     cards = "".join(company_card(p, by_id) for p in profiles)
     return (
         f'<!doctype html><html lang="en"><head><meta charset="utf-8"><title>{escape(title)}</title>'
         f"<style>{STYLE}</style></head><body><h1>{escape(title)}</h1>"
-        f'<p class="muted">{len(profiles)} companies · {len(codings)} coded passages · model {escape(model_version)}. '
+        f'<p class="muted">{len(profiles)} companies · {n_passages} coded passages · model {escape(model_version)}. '
         "Bars: coverage (light) and valence-weighted strength (dark; grey when negative) per code.</p>"
         f"{summary_table(profiles)}{''.join(extra_sections)}{cards}</body></html>"
     )
