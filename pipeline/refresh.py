@@ -364,22 +364,6 @@ def summary(store: Store, run: dict, *, resumed: bool = False) -> dict:
 # -- outputs ------------------------------------------------------------------------------------
 
 
-class EvidenceCodings:
-    """What ``render_report`` needs of "all codings", without holding them: the evidence
-    passages when iterated, the total count as ``len()``."""
-
-    def __init__(self, store: Store, profiles: list[Profile]):
-        ids = {pid for p in profiles for cp in p.codes.values() for pid in cp.evidence}
-        self._codings = store.codings_by_ids(ids)
-        self._total = store.count_passages()
-
-    def __iter__(self):
-        return iter(self._codings)
-
-    def __len__(self) -> int:
-        return self._total
-
-
 def write_outputs(store: Store, out_dir: Path, run: dict, profiles: list[Profile], result: dict) -> None:
     """The usual results folder, streamed from the store: passages, sources, profiles, report, run.json."""
     from pipeline.history import history_section
@@ -405,9 +389,10 @@ def write_outputs(store: Store, out_dir: Path, run: dict, profiles: list[Profile
         with atomic_open(target, encoding="utf-8", newline="") as fh:
             fh.write(text)
     write_profiles(out_dir, profiles)
+    evidence = store.codings_by_ids({pid for p in profiles for cp in p.codes.values() for pid in cp.evidence})
     write_report(out_dir / "report.html", render_report(
-        profiles, EvidenceCodings(store, profiles), model_version=run["model_version"],
-        title="intcap report", extra_sections=[history_section(store)]))
+        profiles, evidence, model_version=run["model_version"], title="intcap report",
+        extra_sections=[history_section(store)], n_passages=store.count_passages()))
     write_json(out_dir / "run.json", result)
 
 
