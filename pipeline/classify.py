@@ -172,6 +172,17 @@ class CodeHeads(BaseEstimator):
         check_is_fitted(self, "coef_")
         return np.asarray(X, dtype=np.float64) @ self.coef_.T + self.intercept_
 
+    def sentence_scores(self, codebook_X: np.ndarray | None, texts: list[str]) -> np.ndarray:
+        """Cheap per-text scores (n, 4) from the parts that need no encoder: the dense heads'
+        weights on the trailing codebook features, plus the TF-IDF head's logits."""
+        check_is_fitted(self, "coef_")
+        z = np.zeros((len(texts), len(CODES)))
+        if codebook_X is not None and codebook_X.shape[1]:
+            z += codebook_X @ self.coef_[:, -codebook_X.shape[1]:].T
+        if getattr(self, "tfidf_coef_", None) is not None and texts:
+            z += self.tfidf_weight * np.asarray(self._tfidf_matrix(list(texts)) @ self.tfidf_coef_.T)
+        return z
+
     def predict_proba(self, X: np.ndarray, texts: list[str] | None = None) -> np.ndarray:
         """Presence probability per code, shape (n, 4)."""
         p = 1.0 / (1.0 + np.exp(-self.decision_function(X)))

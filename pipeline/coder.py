@@ -30,7 +30,7 @@ from pipeline.sentences import split_sentences
 class CoderSettings:
     """Everything that defines a trained model besides its data (stored in the manifest)."""
 
-    encoder: str = "e5-small.v1"
+    encoder: str = "minilm.v1"
     C: float = 4.0
     balanced: bool = True
     threshold_folds: int = 5
@@ -41,7 +41,7 @@ class CoderSettings:
     #: weight of the codebook indicator/negation counts next to the unit-length embedding (0 = off)
     lexicon_scale: float = 0.33
     #: weight of a TF-IDF head averaged with the dense head (0 = off)
-    tfidf_weight: float = 0.0
+    tfidf_weight: float = 1.0
     valence_C: float = 1.0
     valence_balanced: bool = False
 
@@ -64,6 +64,7 @@ class Features:
     spans: list[list[tuple[int, int]]]  # per passage, sentence offsets into the passage text
     sentence_X: np.ndarray | None       # (total sentences, d) or None
     owner: np.ndarray | None            # sentence -> passage index
+    texts_raw: list[str] | None = None  # passage texts as given (sentence spans index these)
 
 
 class PassageCoder:
@@ -102,7 +103,7 @@ class PassageCoder:
         else:
             E = self.encoder.encode(masked)
         X = np.hstack([E, s.lexicon_scale * codebook_features(masked)]) if s.lexicon_scale else np.asarray(E)
-        return Features(X, masked, spans, sentence_X, owner)
+        return Features(X, masked, spans, sentence_X, owner, list(texts))
 
     # -- training and prediction ------------------------------------------------------------
     def fit(self, examples: Sequence[Example], settings: CoderSettings | None = None) -> "PassageCoder":
@@ -131,7 +132,7 @@ class PassageCoder:
             return []
         f = self.features([p.text for p in todo], [p.company for p in todo])
         presence, valence = self.predict_features(f)
-        sentence_logits = self.heads.decision_function(f.sentence_X) if f.sentence_X is not None else None
+        sentence_logits = self._sentence_logits(f)
         codings = []
         for i, p in enumerate(todo):
             coding = self._coding(p, presence[i], valence[i])
@@ -142,6 +143,19 @@ class PassageCoder:
                     coding.evidence[code] = (p.start + a, p.start + b)
             codings.append(coding)
         return codings
+
+    def _sentence_logits(self, f: Features) -> np.ndarray | None:
+        """Per-sentence scores per code, to pick evidence sentences. With sentence pooling:
+        the dense heads on each sentence's own features; with passage pooling (no sentence
+        embeddings): the codebook-feature part of the dense heads plus the TF-IDF head."""
+        if f.sentence_X is not None:
+            return self.heads.decision_function(f.sentence_X)
+        if not self.settings.lexicon_scale and getattr(self.heads, "tfidf_coef_", None) is None:
+            return None
+        sents = [t[a:b] for t, sp in zip(f.texts_raw, f.spans) for a, b in sp]
+        f.owner = np.array([i for i, sp in enumerate(f.spans) for _ in sp], dtype=int)
+        return self.heads.sentence_scores(self.settings.lexicon_scale * codebook_features(sents)
+                                          if self.settings.lexicon_scale else None, sents)
 
     def _coding(self, passage: Passage, presence: np.ndarray, valence: np.ndarray) -> Coding:
         codes = {}
