@@ -59,8 +59,9 @@ def test_heads_fit_predict_contract(examples, tfidf_weight):
     assert coder.heads.thresholds_.shape == (len(CODES),)
 
 
-def test_code_skips_questions_and_points_evidence_into_source(examples):
-    coder = PassageCoder(HashEncoder(), settings=CoderSettings(encoder="test-hash.v1")).fit(examples)
+@pytest.mark.parametrize("pooling", ["sentences", "passage"])
+def test_code_skips_questions_and_points_evidence_into_source(examples, pooling):
+    coder = PassageCoder(HashEncoder(), settings=CoderSettings(encoder="test-hash.v1", pooling=pooling)).fit(examples)
     coder.heads.thresholds_[:] = 0.0  # assign every code, so every code needs evidence
     text = "Intro line.\n" + examples[0].text
     p = Passage("x-1", examples[0].company, "src", 12, len(text), text[12:])
