@@ -118,15 +118,64 @@ def held_out_metrics(candidate, train, test) -> dict:
     return coding_metrics(test, candidate.predict(test))
 
 
+def learning_curve(examples, memo, out: Path) -> int:
+    """Default trained on k of the 13 other firms (fixed seed) per held-out firm; plus where
+    the full model errs (false positives/negatives per code, kappa by label source)."""
+    import random
+
+    from pipeline.evaluate import companies_of
+
+    companies = companies_of(examples)
+    cand = CoderCandidate("default", memo(DEFAULT.encoder), DEFAULT)
+    gold, _ = label_matrices(examples)
+    report = {}
+    for k in (4, 7, 10, 13):
+        rows = []
+        n = len(examples)
+        presence, assigned = np.zeros((n, len(CODES))), np.zeros((n, len(CODES)), dtype=int)
+        valence = np.zeros((n, len(CODES), len(VALENCES)))
+        for c in companies:
+            others = [o for o in companies if o != c]
+            chosen = set(random.Random(f"{c}-{k}").sample(others, k))
+            idx = [i for i, e in enumerate(examples) if e.company == c]
+            cand.fit([e for e in examples if e.company in chosen])
+            pred = cand.predict([examples[i] for i in idx])
+            presence[idx], assigned[idx], valence[idx] = pred.presence, pred.assigned, pred.valence
+        m = coding_metrics(examples, Predictions(presence, assigned, valence))
+        report[k] = {"mean_kappa": m["mean_kappa"], "kappa": m["kappa"], "valence_accuracy": m["valence_accuracy"]}
+        print(f"trained on {k:2d} firms: mean κ {m['mean_kappa']:.3f}  " +
+              " ".join(f"{c} {m['kappa'][c]:.3f}" for c in CODES), flush=True)
+        if k == 13:
+            errors = {c: {"false_pos": int(((assigned[:, j] == 1) & (gold[:, j] == 0)).sum()),
+                          "false_neg": int(((assigned[:, j] == 0) & (gold[:, j] == 1)).sum()),
+                          "gold": int(gold[:, j].sum()), "predicted": int(assigned[:, j].sum())}
+                      for j, c in enumerate(CODES)}
+            by_source = {}
+            for src in sorted({e.label_source for e in examples}):
+                idx = [i for i, e in enumerate(examples) if e.label_source == src]
+                ms = coding_metrics([examples[i] for i in idx],
+                                    Predictions(presence[idx], assigned[idx], valence[idx]))
+                by_source[src] = {"n": len(idx), "mean_kappa": ms["mean_kappa"]}
+            report["errors"], report["by_label_source"] = errors, by_source
+            print("errors:", errors)
+            print("by label source:", by_source)
+    out.write_text(json.dumps(report, indent=1))
+    return 0
+
+
 def main(argv=None) -> int:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--out", type=Path, default=ROOT / "bench" / "ablation.json")
     ap.add_argument("--only", nargs="*", default=None, help="run only variants whose name contains one of these")
     ap.add_argument("--no-speed", action="store_true", help="skip the coding-speed measurement")
+    ap.add_argument("--learning-curve", action="store_true",
+                    help="only: the shipped default trained on 4/7/10/13 firms per fold, plus error analysis")
     args = ap.parse_args(argv)
 
     examples = load_examples(paths.CODED_PASSAGES)
     memo = memo_factory()
+    if args.learning_curve:
+        return learning_curve(examples, memo, args.out.with_name("learning_curve.json"))
     rows, results = [], {}
     t_all = time.perf_counter()
     speed_cache: dict[tuple, float] = {}

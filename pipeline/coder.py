@@ -44,9 +44,11 @@ class CoderSettings:
     tfidf_weight: float = 1.0
     valence_C: float = 1.0
     valence_balanced: bool = False
+    #: contrastively fine-tune the encoder on the training passages first (slow; saved in the model dir)
+    finetune: bool = False
 
     #: values an old manifest (written before these options existed) was trained with
-    LEGACY = {"mask_names": False, "pooling": "passage", "lexicon_scale": 0.0, "tfidf_weight": 0.0,
+    LEGACY = {"finetune": False, "mask_names": False, "pooling": "passage", "lexicon_scale": 0.0, "tfidf_weight": 0.0,
               "valence_C": 2.0, "valence_balanced": True}
 
     @classmethod

@@ -30,15 +30,25 @@ def file_sha256(path: Path) -> str:
     return h.hexdigest()
 
 
+ENCODER_DIR = "encoder"
+
+
 def save_model(coder: PassageCoder, settings: CoderSettings, directory: Path, *, data_hash: str, n_examples: int,
-               extra: dict | None = None) -> str:
-    """Write the model atomically (temp dir, then rename); return its version string."""
+               extra: dict | None = None, encoder_dir: Path | None = None) -> str:
+    """Write the model atomically (temp dir, then rename); return its version string.
+
+    ``encoder_dir``: a fine-tuned encoder (safetensors + configs) copied into the model
+    directory as ``encoder/``; its files are hashed in the manifest like the heads.
+    """
     directory = Path(directory)
     directory.parent.mkdir(parents=True, exist_ok=True)
     tmp = Path(tempfile.mkdtemp(prefix=".tmp-model-", dir=directory.parent))
     try:
         files = coder.heads.save(tmp)
-        hashes = {f.name: file_sha256(f) for f in files}
+        if encoder_dir is not None:
+            shutil.copytree(encoder_dir, tmp / ENCODER_DIR)
+            files += sorted(f for f in (tmp / ENCODER_DIR).rglob("*") if f.is_file())
+        hashes = {f.relative_to(tmp).as_posix(): file_sha256(f) for f in files}
         version = hashlib.sha256(json.dumps([hashes, dataclasses.asdict(settings), data_hash]).encode()).hexdigest()[:12]
         manifest = {
             "format": "intcap-model.v1",
@@ -80,7 +90,8 @@ def verify_model(directory: Path) -> dict:
     manifest = read_manifest(directory)
     for name, expected in manifest.get("files", {}).items():
         path = directory / name
-        if Path(name).name != name or not path.is_file():
+        parts = Path(name).parts
+        if not parts or ".." in parts or Path(name).is_absolute() or not path.is_file():
             raise ModelError(f"{directory}: file {name!r} listed in the manifest is missing")
         if file_sha256(path) != expected:
             raise ModelError(f"{path}: contents do not match the manifest's hash; refusing to load a modified model. "
@@ -96,4 +107,17 @@ def load_model(directory: Path) -> PassageCoder:
         heads = CodeHeads.load(Path(directory))
     except (ValueError, KeyError, OSError) as exc:
         raise ModelError(f"{directory}: model weights are unreadable ({exc}); retrain with `intcap train`.") from exc
-    return PassageCoder(load_encoder(settings.encoder), heads, manifest["version"], manifest, settings)
+    if settings.finetune:
+        enc_dir = Path(directory) / ENCODER_DIR
+        if not any(n.startswith(ENCODER_DIR + "/") for n in manifest.get("files", {})):
+            raise ModelError(f"{directory}: fine-tuned model without a hashed {ENCODER_DIR}/ folder; retrain it.")
+        unlisted = [f for f in enc_dir.rglob("*") if f.is_file()
+                    and f.relative_to(directory).as_posix() not in manifest["files"]]
+        if unlisted:
+            raise ModelError(f"{directory}: {unlisted[0]} is not in the manifest; refusing to load a modified model.")
+        from pipeline.embed import SentenceTransformerEncoder
+
+        encoder = SentenceTransformerEncoder(f"finetuned:{settings.encoder}@{manifest['version']}", enc_dir)
+    else:
+        encoder = load_encoder(settings.encoder)
+    return PassageCoder(encoder, heads, manifest["version"], manifest, settings)

@@ -6,6 +6,7 @@ from pathlib import Path
 from pipeline import paths
 from pipeline.coder import CoderSettings, PassageCoder
 from pipeline.embed import load_encoder
+from pipeline.errors import ModelError
 from pipeline.examples import Example, base_rates, load_examples, merge_examples
 from pipeline.modeldir import save_model
 from pipeline.records import text_hash
@@ -24,6 +25,21 @@ def train_model(model_dir: Path, *, extra: list[Path] = (), settings: CoderSetti
     """Fit on all examples; return the new model version."""
     settings = settings or CoderSettings()
     examples = training_examples(list(extra))
-    coder = PassageCoder(load_encoder(settings.encoder)).fit(examples, settings)
-    return save_model(coder, settings, model_dir, data_hash=examples_hash(examples), n_examples=len(examples),
-                      extra={"base_rates": base_rates(examples)})
+    if not settings.finetune:
+        coder = PassageCoder(load_encoder(settings.encoder)).fit(examples, settings)
+        return save_model(coder, settings, model_dir, data_hash=examples_hash(examples), n_examples=len(examples),
+                          extra={"base_rates": base_rates(examples)})
+    import tempfile
+
+    from pipeline.embed import SentenceTransformerEncoder
+    from pipeline.finetune import finetune
+
+    base = load_encoder(settings.encoder)
+    if not isinstance(base, SentenceTransformerEncoder):
+        raise ModelError(f"--finetune needs a sentence-transformers encoder (e.g. minilm.v1), not {settings.encoder!r}")
+    with tempfile.TemporaryDirectory(prefix=".tmp-finetune-", dir=Path(model_dir).parent) as tmp:
+        enc_dir = finetune(examples, base.path, Path(tmp) / "encoder")
+        coder = PassageCoder(SentenceTransformerEncoder("finetuned", enc_dir)).fit(examples, settings)
+        return save_model(coder, settings, model_dir, data_hash=examples_hash(examples), n_examples=len(examples),
+                          extra={"base_rates": base_rates(examples), "base_encoder": settings.encoder},
+                          encoder_dir=enc_dir)
