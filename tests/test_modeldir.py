@@ -70,3 +70,26 @@ def test_manifest_of_old_model_reads_legacy_settings():
     s = CoderSettings.from_manifest({"encoder": "minilm.v1", "C": 2.0, "balanced": True, "threshold_folds": 5})
     assert s.pooling == "passage" and s.lexicon_scale == 0.0 and not s.mask_names
     assert CoderSettings.from_manifest(json.loads(json.dumps(vars(CoderSettings())))) == CoderSettings()
+
+
+def test_finetuned_encoder_files_are_hashed_and_checked(tmp_path, monkeypatch):
+    monkeypatch.setitem(embed.ENCODERS, "test-hash.v1", HashEncoder)
+    ex = [e for e in load_examples(paths.CODED_PASSAGES) if e.company in ("Acoplastic", "Nupo")]
+    settings = CoderSettings(encoder="test-hash.v1", finetune=True)
+    coder = PassageCoder(HashEncoder(), settings=settings).fit(ex)
+    enc = tmp_path / "enc"
+    (enc / "sub").mkdir(parents=True)
+    (enc / "model.safetensors").write_bytes(b"weights")
+    (enc / "sub" / "config.json").write_text("{}")
+    d = tmp_path / "m"
+    save_model(coder, settings, d, data_hash="x", n_examples=len(ex), encoder_dir=enc)
+    manifest = json.loads((d / "manifest.json").read_text())
+    assert {"encoder/model.safetensors", "encoder/sub/config.json"} <= set(manifest["files"])
+    assert load_model(d).encoder.path == str(d / "encoder")  # weights load lazily
+    (d / "encoder" / "extra.bin").write_bytes(b"x")
+    with pytest.raises(ModelError, match="not in the manifest"):
+        load_model(d)
+    (d / "encoder" / "extra.bin").unlink()
+    (d / "encoder" / "model.safetensors").write_bytes(b"other")
+    with pytest.raises(ModelError, match="do not match"):
+        load_model(d)
