@@ -45,7 +45,7 @@ def contrastive_pairs(examples: Sequence[Example], n_pairs: int, seed: int = 0) 
     return pairs
 
 
-def finetune(examples: Sequence[Example], base_path: str | Path, out_dir: str | Path, *, n_pairs: int = 640,
+def finetune(examples: Sequence[Example], base_path: str | Path, out_dir: str | Path, *, n_pairs: int = 480,
              batch_size: int = 16, lr: float = 2e-5, seed: int = 0, max_seq_length: int = 128) -> Path:
     """Fine-tune the sentence-transformers model at ``base_path``; save it to ``out_dir``."""
     os.environ.setdefault("HF_HUB_OFFLINE", "1")
