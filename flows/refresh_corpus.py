@@ -7,7 +7,7 @@ task runner from its parameters and calls the inner flow with it.
 """
 from __future__ import annotations
 
-import pickle
+import json
 from pathlib import Path
 
 from prefect import flow, task
@@ -18,17 +18,23 @@ from prefect.futures import as_completed
 from flows.dask_runner import parallelism, task_runner
 from pipeline import paths
 from pipeline.refresh import DEFAULT_BATCH_SIZE, code_transcripts, refresh
+from pipeline.records import Transcript
 from pipeline.store import open_store, resolve_url
 
 
 @task(name="embed-classify", cache_policy=NO_CACHE, persist_result=False)
-def code_batch(model_dir: str, version: str, payload: bytes) -> dict:
+def code_batch(model_dir: str, version: str, payload: str) -> dict:
     """Segment and code one batch of transcripts on a worker (its model is loaded once per process).
 
-    The batch travels pickled: Prefect then has nothing to walk through or rebuild
-    in the parameters (it rebuilds annotated values such as ``quote`` on Dask).
+    The batch travels as one JSON string: Prefect then has nothing to walk through or
+    rebuild in the parameters (it rebuilds annotated values such as ``quote`` on Dask).
     """
-    return code_transcripts(model_dir, version, pickle.loads(payload))
+    items = [(name, [Transcript.from_dict(t) for t in transcripts]) for name, transcripts in json.loads(payload)]
+    return code_transcripts(model_dir, version, items)
+
+
+def batch_payload(batch: list[tuple[str, list[Transcript]]]) -> str:
+    return json.dumps([(name, [t.to_dict() for t in transcripts]) for name, transcripts in batch])
 
 
 class PrefectExecutor:
@@ -40,7 +46,7 @@ class PrefectExecutor:
     def map(self, model_dir: str, version: str, batches):
         inflight = []
         for batch in batches:
-            inflight.append(code_batch.submit(model_dir, version, pickle.dumps(batch, protocol=pickle.HIGHEST_PROTOCOL)))
+            inflight.append(code_batch.submit(model_dir, version, batch_payload(batch)))
             while len(inflight) >= self.window:
                 done = next(as_completed(inflight))
                 inflight.remove(done)

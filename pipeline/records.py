@@ -62,6 +62,13 @@ class Transcript:
     def content_hash(self) -> str:
         return text_hash(self.text)
 
+    def to_dict(self) -> dict:
+        return asdict(self)
+
+    @classmethod
+    def from_dict(cls, row: dict) -> "Transcript":
+        return cls(**{**row, "turns": [Turn(**t) for t in row.get("turns", [])]})
+
 
 @dataclass(frozen=True, slots=True)
 class Passage:

@@ -34,7 +34,7 @@ def bar_chart(profile: Profile) -> str:
         cp = profile.codes[code]
         y = 5 + i * row
         cov = max(cp.coverage, 0.0) * width
-        strength = cp.strength * width
+        strength = max(-1.0, min(cp.strength, 1.0)) * width  # sqrt-normalised strength can pass 1
         parts.append(f'<text x="0" y="{y + 15}" font-size="12">{code}</text>')
         parts.append(f'<rect x="40" y="{y}" width="{cov:.1f}" height="18" fill="{COLOURS[code]}" opacity="0.35"/>')
         # negative strength (a lacking or reactive capability) is drawn grey, same direction
