@@ -112,5 +112,23 @@ class CoderCandidate:
             self.coder_.encoder = encoder
 
     def predict(self, examples: Sequence[Example]) -> Predictions:
-        presence, valence = self.coder_.predict_proba([e.text for e in examples], [e.company for e in examples])
-        return Predictions(presence, (presence >= self.coder_.heads.thresholds_).astype(int), valence)
+        presence, assigned, valence = self.coder_.predict_routed([e.text for e in examples],
+                                                                 [e.company for e in examples])
+        return Predictions(presence, assigned, valence)
+
+
+class RoutedCandidate(CoderCandidate):
+    """The shipped default as ``intcap train`` builds it: the main coder plus the multilingual
+    companion (trained on the same examples and their Danish rendering); Danish text (by
+    detection: examples carry no language) goes to the companion."""
+
+    def __init__(self, name: str, encoder: Encoder, settings: CoderSettings, companion_encoder: Encoder):
+        super().__init__(name, encoder, settings)
+        self.companion_encoder = companion_encoder
+
+    def fit(self, examples: Sequence[Example]) -> "RoutedCandidate":
+        from pipeline.train import companion_coders
+
+        super().fit(examples)
+        self.coder_.companions = companion_coders(self.settings, list(examples), self.companion_encoder)
+        return self

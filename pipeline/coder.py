@@ -21,6 +21,7 @@ from pipeline.classify import CodeHeads
 from pipeline.codebook_features import codebook_features
 from pipeline.embed import Encoder
 from pipeline.examples import Example, label_matrices
+from pipeline.language import passage_language
 from pipeline.masking import mask_company
 from pipeline.records import CODES, VALENCES, CodeScore, Coding, Passage
 from pipeline.sentences import split_sentences
@@ -46,15 +47,27 @@ class CoderSettings:
     valence_balanced: bool = False
     #: contrastively fine-tune the encoder on the training passages first (slow; saved in the model dir)
     finetune: bool = False
+    #: encoder of the multilingual companion coder that codes Danish passages ("" = none); it is
+    #: trained on the same examples plus their Danish rendering and saved under multilingual/
+    multilingual: str = "e5-small.v1"
+    #: the companion's TF-IDF head weight
+    multilingual_tfidf_weight: float = 1.0
 
     #: values an old manifest (written before these options existed) was trained with
-    LEGACY = {"finetune": False, "mask_names": False, "pooling": "passage", "lexicon_scale": 0.0, "tfidf_weight": 0.0,
+    LEGACY = {"finetune": False, "multilingual": "", "mask_names": False, "pooling": "passage", "lexicon_scale": 0.0, "tfidf_weight": 0.0,
               "valence_C": 2.0, "valence_balanced": True}
 
     @classmethod
     def from_manifest(cls, stored: dict) -> "CoderSettings":
         known = {k: v for k, v in stored.items() if k in cls.__dataclass_fields__}
-        return cls(**{**cls.LEGACY, **known} if "pooling" not in stored else known)
+        return cls(**{**cls.LEGACY, **known} if "pooling" not in stored else {"multilingual": "", **known})
+
+    def companion(self) -> "CoderSettings":
+        """Settings of the multilingual companion coder."""
+        from dataclasses import replace
+
+        return replace(self, encoder=self.multilingual, tfidf_weight=self.multilingual_tfidf_weight,
+                       finetune=False, multilingual="")
 
 
 @dataclass
@@ -82,6 +95,8 @@ class PassageCoder:
         if settings is None:
             settings = CoderSettings.from_manifest(self.info["settings"]) if "settings" in self.info else CoderSettings()
         self.settings = settings
+        #: language -> coder for passages in that language (e.g. {"da": multilingual coder})
+        self.companions: dict[str, PassageCoder] = {}
 
     # -- features --------------------------------------------------------------------------
     def features(self, texts: Sequence[str], companies: Sequence[str | None] | None = None) -> Features:
@@ -127,11 +142,50 @@ class PassageCoder:
         """(presence (n, 4), valence (n, 4, 3)) for raw texts (company names masked when given)."""
         return self.predict_features(self.features(list(texts), companies))
 
+    def route(self, texts: Sequence[str], languages: Sequence[str | None] | None = None) -> list[str]:
+        """Per text, the language key of the coder that codes it ("" = this one): a companion's
+        language when the declared language (or, unset, the detector) says so."""
+        if not self.companions:
+            return [""] * len(texts)
+        languages = list(languages) if languages is not None else [None] * len(texts)
+        langs = [passage_language(lang, t) for t, lang in zip(texts, languages)]
+        return [lang if lang in self.companions else "" for lang in langs]
+
+    def predict_routed(self, texts: Sequence[str], companies: Sequence[str | None] | None = None,
+                       languages: Sequence[str | None] | None = None) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """(presence, assigned 0/1, valence), each text coded by the coder its language routes it to."""
+        companies = list(companies) if companies is not None else [None] * len(texts)
+        routes = self.route(texts, languages)
+        n = len(texts)
+        presence, assigned = np.zeros((n, len(CODES))), np.zeros((n, len(CODES)), dtype=int)
+        valence = np.zeros((n, len(CODES), len(VALENCES)))
+        for key in dict.fromkeys(routes):
+            idx = [i for i, r in enumerate(routes) if r == key]
+            coder = self.companions[key] if key else self
+            p, v = coder.predict_proba([texts[i] for i in idx], [companies[i] for i in idx])
+            presence[idx], valence[idx] = p, v
+            assigned[idx] = (p >= coder.heads.thresholds_).astype(int)
+        return presence, assigned, valence
+
     def code(self, passages: Sequence[Passage]) -> list[Coding]:
-        """Code the passages whose role is "answer"; others are skipped."""
+        """Code the passages whose role is "answer"; others are skipped. Passages in a
+        companion's language (declared, or detected when unset) go to that companion."""
         todo = [p for p in passages if p.coded]
         if not todo:
             return []
+        routes = self.route([p.text for p in todo], [p.language for p in todo])
+        if any(routes):
+            out: dict[int, Coding] = {}
+            for key in dict.fromkeys(routes):
+                idx = [i for i, r in enumerate(routes) if r == key]
+                coder = self.companions[key] if key else self
+                for i, c in zip(idx, coder._code([todo[i] for i in idx])):
+                    c.model_version = self.version
+                    out[i] = c
+            return [out[i] for i in range(len(todo))]
+        return self._code(todo)
+
+    def _code(self, todo: Sequence[Passage]) -> list[Coding]:
         f = self.features([p.text for p in todo], [p.company for p in todo])
         presence, valence = self.predict_features(f)
         sentence_logits = self._sentence_logits(f)

@@ -39,3 +39,27 @@ def mask_company(text: str, company: str | None) -> str:
         return word + ("'s" if m.group(0)[-2:].lower() in ("'s", "’s") else "")
 
     return pat.sub(repl, text)
+
+
+_FIRST_PERSON = [
+    (r"\b[Tt]he company's\b", "our"), (r"\b[Tt]he company(?= (?:has|is|was|have|are|had|does|did|will|can|"
+                                         r"could|would|should|must|also|not|only|now|still|\w+ed|\w+s)\b)", "we"),
+    (r"\b[Tt]he company\b", "us"),
+    (r"\bthey\b", "we"), (r"\bThey\b", "We"), (r"\btheir\b", "our"), (r"\bTheir\b", "Our"),
+    (r"\bthemselves\b", "ourselves"), (r"\bitself\b", "ourselves"),
+    (r"\b[Ww]e (has|is|was|does)\b", None),
+]
+_AGREE = {"has": "have", "is": "are", "was": "were", "does": "do"}
+
+
+def first_person(text: str, company: str | None) -> str:
+    """A crude first-person rendering of a third-person summary ("<Company> has its
+    partners in ..." -> "we have our partners in ..."): register augmentation for training."""
+    out = mask_company(text, company)
+    for pat, rep in _FIRST_PERSON:
+        if rep is None:
+            out = re.sub(pat, lambda m: m.group(0)[0] + "e " + _AGREE[m.group(1)], out)
+        else:
+            out = re.sub(pat, rep, out)
+    out = re.sub(r"(^|[.!?:\"“]\s+)([a-z])", lambda m: m.group(1) + m.group(2).upper(), out)
+    return out

@@ -31,14 +31,19 @@ def file_sha256(path: Path) -> str:
 
 
 ENCODER_DIR = "encoder"
+#: sub-directory of a language's companion coder (heads only; its encoder is named in the manifest)
+COMPANION_DIRS = {"da": "multilingual"}
 
 
 def save_model(coder: PassageCoder, settings: CoderSettings, directory: Path, *, data_hash: str, n_examples: int,
-               extra: dict | None = None, encoder_dir: Path | None = None) -> str:
+               extra: dict | None = None, encoder_dir: Path | None = None,
+               companions: dict[str, PassageCoder] | None = None) -> str:
     """Write the model atomically (temp dir, then rename); return its version string.
 
     ``encoder_dir``: a fine-tuned encoder (safetensors + configs) copied into the model
     directory as ``encoder/``; its files are hashed in the manifest like the heads.
+    ``companions``: language -> coder (e.g. the multilingual coder for "da"), whose heads go
+    to a sub-directory (``multilingual/``), hashed in the manifest and covered by the version.
     """
     directory = Path(directory)
     directory.parent.mkdir(parents=True, exist_ok=True)
@@ -48,8 +53,15 @@ def save_model(coder: PassageCoder, settings: CoderSettings, directory: Path, *,
         if encoder_dir is not None:
             shutil.copytree(encoder_dir, tmp / ENCODER_DIR)
             files += sorted(f for f in (tmp / ENCODER_DIR).rglob("*") if f.is_file())
+        described = {}
+        for lang, comp in (companions or {}).items():
+            sub = COMPANION_DIRS.get(lang, f"companion-{lang}")
+            files += comp.heads.save(tmp / sub)
+            described[lang] = {"dir": sub, "encoder": comp.settings.encoder,
+                               "settings": dataclasses.asdict(comp.settings)}
         hashes = {f.relative_to(tmp).as_posix(): file_sha256(f) for f in files}
-        version = hashlib.sha256(json.dumps([hashes, dataclasses.asdict(settings), data_hash]).encode()).hexdigest()[:12]
+        version = hashlib.sha256(json.dumps([hashes, dataclasses.asdict(settings), data_hash, described]).encode()
+                                 ).hexdigest()[:12]
         manifest = {
             "format": "intcap-model.v1",
             "version": version,
@@ -59,6 +71,7 @@ def save_model(coder: PassageCoder, settings: CoderSettings, directory: Path, *,
             "n_examples": n_examples,
             "created": dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds"),
             "files": hashes,
+            **({"companions": described} if described else {}),
             **(extra or {}),
         }
         (tmp / MANIFEST).write_text(json.dumps(manifest, indent=2) + "\n")
@@ -120,4 +133,16 @@ def load_model(directory: Path) -> PassageCoder:
         encoder = SentenceTransformerEncoder(f"finetuned:{settings.encoder}@{manifest['version']}", enc_dir)
     else:
         encoder = load_encoder(settings.encoder)
-    return PassageCoder(encoder, heads, manifest["version"], manifest, settings)
+    coder = PassageCoder(encoder, heads, manifest["version"], manifest, settings)
+    for lang, desc in (manifest.get("companions") or {}).items():
+        sub = str(desc.get("dir", ""))
+        if not all(f"{sub}/{n}" in manifest.get("files", {}) for n in ("heads.npz", "heads.json")) or "/" in sub:
+            raise ModelError(f"{directory}: companion coder {sub!r} is not hashed in the manifest; retrain it.")
+        try:
+            comp_heads = CodeHeads.load(Path(directory) / sub)
+        except (ValueError, KeyError, OSError) as exc:
+            raise ModelError(f"{directory}/{sub}: companion weights are unreadable ({exc}); retrain.") from exc
+        comp_settings = CoderSettings.from_manifest(desc["settings"])
+        coder.companions[lang] = PassageCoder(load_encoder(comp_settings.encoder), comp_heads, manifest["version"],
+                                              manifest, comp_settings)
+    return coder

@@ -21,14 +21,28 @@ def examples_hash(examples: list[Example]) -> str:
     return text_hash("\n".join(f"{e.id}\t{e.company}\t{e.text}\t{sorted(e.codes.items())}" for e in examples))
 
 
+def companion_coders(settings: CoderSettings, examples: list[Example], encoder=None) -> dict[str, PassageCoder]:
+    """{"da": the multilingual coder} trained on ``examples`` plus the Danish rendering of the
+    thesis passages among them (same labels), or {} when ``settings.multilingual`` is empty."""
+    if not settings.multilingual:
+        return {}
+    from dataclasses import replace
+
+    by_id = {e.id: e for e in examples}  # labels as merged (a reviewer's relabel carries over)
+    danish = [replace(by_id[d.id[3:]], id=d.id, text=d.text) for d in danish_examples() if d.id[3:] in by_id]
+    comp = settings.companion()
+    return {"da": PassageCoder(encoder or load_encoder(comp.encoder)).fit(examples + danish, comp)}
+
+
 def train_model(model_dir: Path, *, extra: list[Path] = (), settings: CoderSettings | None = None) -> str:
     """Fit on all examples; return the new model version."""
     settings = settings or CoderSettings()
     examples = training_examples(list(extra))
+    companions = companion_coders(settings, examples)
     if not settings.finetune:
         coder = PassageCoder(load_encoder(settings.encoder)).fit(examples, settings)
         return save_model(coder, settings, model_dir, data_hash=examples_hash(examples), n_examples=len(examples),
-                          extra={"base_rates": base_rates(examples)})
+                          extra={"base_rates": base_rates(examples)}, companions=companions)
     import tempfile
 
     from pipeline.embed import SentenceTransformerEncoder
@@ -42,4 +56,23 @@ def train_model(model_dir: Path, *, extra: list[Path] = (), settings: CoderSetti
         coder = PassageCoder(SentenceTransformerEncoder("finetuned", enc_dir)).fit(examples, settings)
         return save_model(coder, settings, model_dir, data_hash=examples_hash(examples), n_examples=len(examples),
                           extra={"base_rates": base_rates(examples), "base_encoder": settings.encoder},
-                          encoder_dir=enc_dir)
+                          encoder_dir=enc_dir, companions=companions)
+
+
+DANISH = paths.THESIS / "coded_passages.da.jsonl"
+
+
+def danish_examples() -> list[Example]:
+    """The Danish rendering of the thesis passages (same labels), ids prefixed "da:"."""
+    from dataclasses import replace
+
+    return [replace(e, id="da:" + e.id) for e in load_examples(DANISH)] if DANISH.is_file() else []
+
+
+def first_person_examples(examples: list[Example]) -> list[Example]:
+    """Automatic first-person renderings of ``examples`` (register augmentation), ids prefixed "fp:"."""
+    from dataclasses import replace
+
+    from pipeline.masking import first_person
+
+    return [replace(e, id="fp:" + e.id, text=first_person(e.text, e.company)) for e in examples]

@@ -93,3 +93,63 @@ def test_finetuned_encoder_files_are_hashed_and_checked(tmp_path, monkeypatch):
     (d / "encoder" / "model.safetensors").write_bytes(b"other")
     with pytest.raises(ModelError, match="do not match"):
         load_model(d)
+
+
+@pytest.fixture()
+def routed_dir(tmp_path, monkeypatch):
+    """A model dir with a "da" companion (trained on the same firms' English + Danish passages)."""
+    from pipeline.train import companion_coders
+
+    monkeypatch.setitem(embed.ENCODERS, "test-hash.v1", HashEncoder)
+    monkeypatch.setattr(embed, "_loaded", {})
+    ex = [e for e in load_examples(paths.CODED_PASSAGES) if e.company in ("Acoplastic", "Nupo")]
+    settings = CoderSettings(encoder="test-hash.v1", multilingual="test-hash.v1", multilingual_tfidf_weight=0.0)
+    coder = PassageCoder(HashEncoder(), settings=settings).fit(ex)
+    companions = companion_coders(settings, ex)
+    assert companions["da"].heads is not None
+    d = tmp_path / "m"
+    version = save_model(coder, settings, d, data_hash="x", n_examples=len(ex), companions=companions)
+    return d, version
+
+
+def test_danish_passage_routed_to_companion(routed_dir):
+    from pipeline.examples import load_examples as load
+
+    d, version = routed_dir
+    loaded = load_model(d)
+    assert set(loaded.companions) == {"da"} and loaded.companions["da"].settings.tfidf_weight == 0.0
+    manifest = json.loads((d / "manifest.json").read_text())
+    assert {"multilingual/heads.npz", "multilingual/heads.json"} <= set(manifest["files"])
+    da = load(paths.THESIS / "coded_passages.da.jsonl")[0]
+    en = load_examples(paths.CODED_PASSAGES)[0]
+    ps = [Passage("en", en.company, "s", 0, len(en.text), en.text),                  # detected English
+          Passage("da", da.company, "s", 0, len(da.text), da.text),                  # detected Danish
+          Passage("da2", en.company, "s", 0, len(en.text), en.text, language="da")]  # declared Danish
+    assert loaded.route([p.text for p in ps], [p.language for p in ps]) == ["", "da", "da"]
+    got = loaded.code(ps)
+    assert [c.passage.id for c in got] == ["en", "da", "da2"]
+    assert all(c.model_version == version for c in got)
+    direct_main = loaded._code(ps[:1])[0]
+    direct_da = loaded.companions["da"]._code(ps[1:])
+    assert {k: v.p for k, v in got[0].codes.items()} == {k: v.p for k, v in direct_main.codes.items()}
+    assert [{k: v.p for k, v in c.codes.items()} for c in got[1:]] == \
+        [{k: v.p for k, v in c.codes.items()} for c in direct_da]
+
+
+def test_tampered_companion_refused(routed_dir):
+    d = routed_dir[0]
+    with np.load(d / "multilingual" / "heads.npz") as z:
+        arrays = dict(z)
+    arrays["coef_"] = arrays["coef_"] * 2
+    np.savez(d / "multilingual" / "heads.npz", **arrays)
+    with pytest.raises(ModelError, match="do not match"):
+        load_model(d)
+
+
+def test_companion_missing_from_manifest_refused(routed_dir):
+    d = routed_dir[0]
+    manifest = json.loads((d / "manifest.json").read_text())
+    manifest["files"] = {k: v for k, v in manifest["files"].items() if not k.startswith("multilingual/")}
+    (d / "manifest.json").write_text(json.dumps(manifest))
+    with pytest.raises(ModelError, match="not hashed"):
+        load_model(d)
