@@ -3,11 +3,14 @@ from __future__ import annotations
 
 import numpy as np
 
-from pipeline.review.simulate import RidgeHeads, SimSettings, kappa, labels_to_target, simulate
+from pipeline.review.simulate import ShippedHeads, SimSettings, kappa, labels_to_target, mean_kappa, simulate
+
+WORDS = ["network", "partner", "market", "entry", "analysis", "learning", "experience", "history", "the", "firm"]
 
 
 def synthetic(n_firms: int = 6, per_firm: int = 20, seed: int = 0):
-    """Four codes, each a noisy linear concept in 16 dimensions; firms shift the features a little."""
+    """Four codes, each a noisy linear concept in 16 dimensions; firms shift the features a little.
+    Texts name the words of the two strongest dimensions (for the TF-IDF head)."""
     rng = np.random.default_rng(seed)
     w = rng.normal(size=(16, 4))
     X, firms = [], []
@@ -16,8 +19,9 @@ def synthetic(n_firms: int = 6, per_firm: int = 20, seed: int = 0):
         firms += [f"firm{f}"] * per_firm
     X = np.vstack(X)
     Y = ((X @ w + rng.normal(scale=0.5, size=(len(X), 4))) > np.array([0.0, 0.5, 1.5, 2.0])).astype(int)
+    texts = [" ".join(WORDS[k % len(WORDS)] for k in np.argsort(-x)[:3]) + " and so on" for x in X]
     X = X / np.linalg.norm(X, axis=1, keepdims=True)
-    return X, Y, np.array(firms)
+    return X, Y, np.array(firms), texts
 
 
 def test_kappa_matches_sklearn():
@@ -35,25 +39,36 @@ def test_labels_to_target():
     assert labels_to_target(labels, kappas, 0.52, 0.95, sustained=True) == 40
 
 
-def test_ridge_heads_learn_a_separable_code():
-    X, Y, _ = synthetic()
-    heads = RidgeHeads(X @ X.T + 1.0)
-    decision = heads.fit_predict(np.arange(60), Y)
-    assert kappa(Y[60:, 0], (decision[60:, 0] >= 0).astype(int)) > 0.5
-    assert ((heads.proba(decision) >= 0.5) == (decision >= 0)).all()
+def test_heads_are_the_shipped_code_heads():
+    """The benchmark's fast refit gives the shipped CodeHeads' probabilities and CV thresholds."""
+    from pipeline.classify import CodeHeads
+
+    X, Y, firms, texts = synthetic()
+    train = np.arange(80)
+    proba, thresholds = ShippedHeads(X, texts, firms).fit_predict(train, Y)
+    shipped = CodeHeads(4.0, True, 5, 1.0).fit(X[train], Y[train], np.full(Y[train].shape, ""), firms[train],
+                                               texts=[texts[i] for i in train])
+    assert np.allclose(thresholds, shipped.thresholds_)
+    assert np.allclose(proba, shipped.predict_proba(X, texts), atol=1e-4)
+    assert mean_kappa(Y[80:], proba[80:], thresholds) > 0.3
 
 
-def test_simulation_reports_curves_for_every_strategy():
-    settings = SimSettings(seeds=2, folds=2, batch=10, seed_size=10)
-    result = simulate(settings, data=synthetic())
+def test_simulation_reports_curves():
+    settings = SimSettings(seeds=2, folds=2, batch=10, seed_size=10, others=("diverse",), jobs=1)
+    X, Y, firms, _ = synthetic()
+    result = simulate(settings, data=(X, Y, firms))  # dense head only: fast
     assert result["labels_total"] == 60.0 and result["seeds"] == [0, 1]
     assert set(result["labels_to_95"]) == {"active", "random", "uncertainty", "diverse"}
     assert result["labels_to_95"]["active"] == result["labels_to_95"]["uncertainty"]
+    for name in ("active", "random"):
+        assert 10 <= result["labels_to_95"][name] <= result["labels_total"]
     for name, curve in result["curves"].items():
-        assert curve["labels"][0] == 10 and curve["labels"][-1] == 60.0
-        assert len(curve["labels"]) == len(curve["kappa"])
+        labels, kappas = curve["labels"], curve["kappa"]
+        assert labels[0] == 10 and labels[-1] == 60.0 and len(labels) == len(kappas)
+        assert all(a < b for a, b in zip(labels, labels[1:]))
+        assert all(-1.0 <= k <= 1.0 for k in kappas)
     finals = {c["kappa"][-1] for c in result["curves"].values()}
-    assert len(finals) == 1  # all labels = the same model for every strategy
-    assert 10 <= result["labels_to_95"]["random"] <= 60
+    assert len(finals) == 1 and finals == {result["all_labels_kappa"]}  # all labels: one model for everyone
+    assert result["curves"]["random"]["kappa"][0] == result["curves"]["uncertainty"]["kappa"][0]  # same seed set
     assert len(result["per_seed"]) == 2 and set(result["acceptance"]) == {
         "active_share_of_labels", "random_over_active", "passed"}

@@ -4,13 +4,17 @@ For each seed the 14 firms are shuffled into ``folds`` groups; each group in tur
 held out as the test set while the other firms form the pool, whose labels are
 revealed on demand (the thesis coders are the oracle). Every strategy starts from
 the same random seed set, queries ``batch`` passages at a time with the real
-``pipeline.review.queue`` strategies, and after each batch a light classifier is
-refitted and scored by Cohen's kappa (mean over the four codes) on the held-out
-firms. The fold curves are averaged, so every firm is test data once per seed.
+``pipeline.review.queue`` strategies, and after each batch the shipped coder's
+presence heads (``ShippedHeads`` = ``CodeHeads`` with the default settings: dense +
+TF-IDF logistic heads, grouped-CV thresholds) are refitted and scored by Cohen's
+kappa (mean over the four codes) on the held-out firms. The fold curves are
+averaged, so every firm is test data once per seed.
 
-Fairness: same seed set, folds, classifier and batch size for every strategy; the
+Features are the default coder's (``PassageCoder.features``: name-masked sentence-mean
+MiniLM embeddings + codebook features), computed once (embeddings cached).
+Fairness: same seed set, folds, model and batch size for every strategy; the
 all-labels kappa is the same model for all of them (the full pool); random order
-is drawn per seed and fold. Embeddings are frozen and computed once (cached).
+is drawn per seed and fold.
 """
 from __future__ import annotations
 
@@ -23,46 +27,97 @@ from pipeline import paths
 from pipeline.examples import label_matrices, load_examples
 from pipeline.review.queue import Pool, make_strategy
 
-STRATEGIES = ("uncertainty", "random", "diverse")
-
-
 @dataclass
 class SimSettings:
     seeds: int = 10
     folds: int = 3
     batch: int = 5
     seed_size: int = 10
-    ridge: float = 1.0
-    temperature: float = 4.0
     measure: str = "margin"
     active: str = "uncertainty"
+    #: strategies replayed besides ``active`` and random (e.g. ("diverse",))
+    others: tuple = ()
     target: float = 0.95
     encoder: str = "minilm.v1"
+    #: the shipped heads' settings (CoderSettings defaults)
+    C: float = 4.0
+    tfidf_weight: float = 1.0
+    threshold_folds: int = 5
+    #: worker processes over (seed, fold) (joblib; -1 = every core)
+    jobs: int = -1
 
 
-class RidgeHeads:
-    """A light presence classifier: class-balanced kernel ridge (linear kernel + bias), one per code."""
+class ShippedHeads:
+    """The shipped coder's presence heads (``pipeline.classify.CodeHeads``), refitted fast.
 
-    def __init__(self, gram: np.ndarray, ridge: float = 1.0, temperature: float = 4.0):
-        self.gram, self.ridge, self.temperature = gram, ridge, temperature
+    Same model as ``CodeHeads.fit`` with the default ``CoderSettings``: per code a
+    class-balanced logistic head (C) on the dense features, averaged with a
+    class-balanced logistic TF-IDF head (C=1, ``tfidf_weight``) on the masked texts,
+    and a decision threshold maximising kappa on grouped (by firm) out-of-fold
+    probabilities. Valence heads are left out (the benchmark scores presence only) and
+    each fold's TF-IDF vocabulary is fitted once for all four codes.
+    """
 
-    def fit_predict(self, labeled: np.ndarray, y: np.ndarray) -> np.ndarray:
-        """Decision values (n_all, codes) for every example, trained on ``labeled`` rows with labels ``y``."""
-        out = np.zeros((len(self.gram), y.shape[1]))
-        k_ll = self.gram[np.ix_(labeled, labeled)]
-        for j in range(y.shape[1]):
-            col = y[labeled, j]
-            pos = int(col.sum())
-            if pos in (0, len(col)):
-                out[:, j] = 1.0 if pos else -1.0
+    def __init__(self, X: np.ndarray, texts: list[str] | None, firms: np.ndarray, C: float = 4.0,
+                 tfidf_weight: float = 1.0, threshold_folds: int = 5):
+        self.X, self.texts, self.firms = X, texts, firms
+        self.C, self.threshold_folds = C, threshold_folds
+        self.tfidf_weight = tfidf_weight if texts is not None else 0.0
+
+    def _proba(self, train: np.ndarray, Y: np.ndarray, target: np.ndarray) -> np.ndarray:
+        """Fused presence probabilities (len(target), codes) from heads fitted on ``train``."""
+        from sklearn.feature_extraction.text import TfidfVectorizer
+        from sklearn.linear_model import LogisticRegression
+
+        def logreg(C):
+            return LogisticRegression(C=C, class_weight="balanced", max_iter=3000)
+
+        out = np.zeros((len(target), Y.shape[1]))
+        T_train = T_target = None
+        if self.tfidf_weight > 0:
+            try:
+                vec = TfidfVectorizer(ngram_range=(1, 2), min_df=2, sublinear_tf=True)
+                T_train = vec.fit_transform([self.texts[i] for i in train])
+                T_target = vec.transform([self.texts[i] for i in target])
+            except ValueError:  # no term in two training texts: dense head only
+                T_train = None
+        for j in range(Y.shape[1]):
+            y = Y[train, j]
+            if y.min() == y.max():
+                out[:, j] = float(y[0])
                 continue
-            weight = np.where(col == 1, len(col) / (2 * pos), len(col) / (2 * (len(col) - pos)))
-            alpha = np.linalg.solve(k_ll + self.ridge * np.diag(1 / weight), np.where(col == 1, 1.0, -1.0))
-            out[:, j] = self.gram[:, labeled] @ alpha
+            p = logreg(self.C).fit(self.X[train], y).predict_proba(self.X[target])[:, 1]
+            if T_train is not None:
+                p = (p + self.tfidf_weight * logreg(1.0).fit(T_train, y).predict_proba(T_target)[:, 1]) \
+                    / (1 + self.tfidf_weight)
+            out[:, j] = p
         return out
 
-    def proba(self, decision: np.ndarray) -> np.ndarray:
-        return 1.0 / (1.0 + np.exp(-self.temperature * decision))
+    def fit_predict(self, labeled: np.ndarray, Y: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """(presence probabilities (n_all, codes), thresholds (codes,)) trained on ``labeled`` rows."""
+        from sklearn.model_selection import GroupKFold
+
+        from pipeline.classify import best_threshold
+
+        labeled = np.asarray(labeled, dtype=int)
+        proba = self._proba(labeled, Y, np.arange(len(self.X)))
+        thresholds = np.full(Y.shape[1], 0.5)
+        groups = self.firms[labeled]
+        n_folds = min(self.threshold_folds, len(np.unique(groups)))
+        if n_folds < 2:
+            return proba, thresholds
+        oof = np.full((len(labeled), Y.shape[1]), np.nan)
+        for tr, te in GroupKFold(n_splits=n_folds).split(labeled, groups=groups):
+            oof[te] = self._proba(labeled[tr], Y, labeled[te])
+            for j in range(Y.shape[1]):  # CodeHeads skips a code whose training fold is constant
+                if Y[labeled[tr], j].min() == Y[labeled[tr], j].max():
+                    oof[te, j] = np.nan
+        for j in range(Y.shape[1]):
+            ok = ~np.isnan(oof[:, j])
+            y = Y[labeled, j]
+            if ok.any() and y.min() != y.max():
+                thresholds[j] = best_threshold(y[ok], oof[ok, j])
+        return proba, thresholds
 
 
 def kappa(y: np.ndarray, pred: np.ndarray) -> float:
@@ -73,25 +128,30 @@ def kappa(y: np.ndarray, pred: np.ndarray) -> float:
     return 0.0 if n == 0 or pe >= 1.0 else (po - pe) / (1 - pe)
 
 
-def mean_kappa(y: np.ndarray, decision: np.ndarray) -> float:
-    return float(np.mean([kappa(y[:, j], (decision[:, j] >= 0).astype(int)) for j in range(y.shape[1])]))
+def mean_kappa(y: np.ndarray, proba: np.ndarray, thresholds: np.ndarray) -> float:
+    return float(np.mean([kappa(y[:, j], (proba[:, j] >= thresholds[j]).astype(int)) for j in range(y.shape[1])]))
 
 
-def replay(strategy_name: str, heads: RidgeHeads, X: np.ndarray, Y: np.ndarray, pool: np.ndarray,
-           test: np.ndarray, start: np.ndarray, s: SimSettings, rng_seed: int) -> list[tuple[int, float]]:
-    """One strategy on one fold: (labels used, held-out kappa) after the seed set and each batch."""
+def replay(strategy_name: str, heads: ShippedHeads, Y: np.ndarray, pool: np.ndarray, test: np.ndarray,
+           start: np.ndarray, s: SimSettings, rng_seed: int, vectors: np.ndarray,
+           full: tuple[np.ndarray, np.ndarray] | None = None) -> list[tuple[int, float]]:
+    """One strategy on one fold: (labels used, held-out kappa) after the seed set and each batch.
+
+    ``full``: the (shared) model fitted on the whole pool, reused for the last point.
+    """
     kwargs = {"seed": rng_seed} if strategy_name == "random" else {"measure": s.measure}
     strategy = make_strategy(strategy_name, **kwargs)
     labeled = [int(i) for i in start]
     curve = []
     while True:
-        decision = heads.fit_predict(np.array(labeled), Y)
-        curve.append((len(labeled), mean_kappa(Y[test], decision[test])))
+        done = len(labeled) == len(pool)
+        proba, thresholds = full if done and full is not None else heads.fit_predict(np.array(labeled), Y)
+        curve.append((len(labeled), mean_kappa(Y[test], proba[test], thresholds)))
+        if done:
+            return curve
         taken = set(labeled)
         unlabeled = np.array([i for i in pool if i not in taken], dtype=int)
-        if not len(unlabeled):
-            return curve
-        view = Pool(heads.proba(decision), np.full(Y.shape[1], 0.5), X)
+        view = Pool(proba, thresholds, vectors)
         labeled += [int(i) for i in strategy.query(view, unlabeled, np.array(labeled), min(s.batch, len(unlabeled)))]
 
 
@@ -109,42 +169,66 @@ def labels_to_target(labels: list[float], kappas: list[float], full: float, targ
     return next((n for n, k in zip(labels, kappas) if k >= goal), labels[-1])
 
 
-def thesis_data(encoder: str) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """Frozen embeddings (encoded once, cached under .cache/), presence labels and firms."""
-    from pipeline.embed import EmbeddingCache, load_encoder
+def thesis_data(encoder: str) -> tuple[np.ndarray, np.ndarray, np.ndarray, list[str]]:
+    """The default coder's features of every thesis passage, computed once: sentence-mean
+    embeddings of the name-masked text (sentence embeddings cached under .cache/) and the
+    scaled codebook features; plus presence labels, firms and the masked texts (TF-IDF)."""
+    from pipeline.coder import CoderSettings, PassageCoder
+    from pipeline.embed import CachedEncoder, EmbeddingCache, load_encoder
 
     examples = load_examples(paths.CODED_PASSAGES)
-    X = EmbeddingCache(paths.ROOT / ".cache" / "embeddings.sqlite").encode(load_encoder(encoder),
-                                                                          [e.text for e in examples])
+    encoder = CachedEncoder(load_encoder(encoder), EmbeddingCache(paths.ROOT / ".cache" / "embeddings.sqlite"))
+    f = PassageCoder(encoder, settings=CoderSettings(encoder=encoder.name)).features(
+        [e.text for e in examples], [e.company for e in examples])
     presence, _ = label_matrices(examples)
-    return np.asarray(X, dtype=np.float64), presence, np.array([e.company for e in examples])
+    return np.asarray(f.X, dtype=np.float64), presence, np.array([e.company for e in examples]), f.texts
+
+
+def _fold(heads, Y, strategies, s, vectors, seed, f, test, pool, start):
+    """One seed's fold: (pool size, all-labels kappa, {strategy: curve})."""
+    from threadpoolctl import threadpool_limits
+
+    with threadpool_limits(1):  # small problems: BLAS threads only contend
+        full = heads.fit_predict(pool, Y)
+        curves = {name: replay(name, heads, Y, pool, test, start, s, seed * 1000 + f, vectors, full)
+                  for name in strategies}
+    return len(pool), mean_kappa(Y[test], full[0][test], full[1]), curves
 
 
 def simulate(settings: SimSettings | None = None, data=None, progress=None) -> dict:
-    """Run the benchmark; returns the JSON-able result (see docs/REVIEW.md)."""
+    """Run the benchmark; returns the JSON-able result (see docs/REVIEW.md).
+
+    ``data``: (X, Y, firms) or (X, Y, firms, texts); default the thesis passages.
+    """
     s = settings or SimSettings()
     t0 = time.perf_counter()
-    X, Y, firms = data if data is not None else thesis_data(s.encoder)
-    heads = RidgeHeads(X @ X.T + 1.0, s.ridge, s.temperature)
+    X, Y, firms, *rest = data if data is not None else thesis_data(s.encoder)
+    texts = rest[0] if rest else None
+    heads = ShippedHeads(X, texts if s.tfidf_weight > 0 else None, firms, s.C, s.tfidf_weight, s.threshold_folds)
+    vectors = X / np.maximum(np.linalg.norm(X, axis=1, keepdims=True), 1e-12)  # for the diverse strategy
+    strategies = tuple(dict.fromkeys((s.active, "random", *s.others)))
     companies = np.unique(firms)
-    per_seed, mean_curves, totals, fulls = [], {k: [] for k in STRATEGIES}, [], []
+    tasks = []  # (seed, fold, test, pool, start): the protocol is drawn up front, from the seed alone
     for seed in range(s.seeds):
         rng = np.random.default_rng(seed)
-        groups = np.array_split(rng.permutation(companies), s.folds)
-        fold_curves = {k: [] for k in STRATEGIES}
-        pools = []
-        for f, group in enumerate(groups):
+        for f, group in enumerate(np.array_split(rng.permutation(companies), s.folds)):
             test, pool = np.flatnonzero(np.isin(firms, group)), np.flatnonzero(~np.isin(firms, group))
-            start = rng.choice(pool, min(s.seed_size, len(pool)), replace=False)
-            pools.append(len(pool))
-            for name in STRATEGIES:
-                fold_curves[name].append(replay(name, heads, X, Y, pool, test, start, s, seed * 1000 + f))
+            tasks.append((seed, f, test, pool, rng.choice(pool, min(s.seed_size, len(pool)), replace=False)))
+    from joblib import Parallel, delayed
+
+    results = Parallel(n_jobs=s.jobs)(delayed(_fold)(heads, Y, strategies, s, vectors, *t) for t in tasks)
+    per_seed, mean_curves, totals, fulls = [], {k: [] for k in strategies}, [], []
+    for seed in range(s.seeds):
+        mine = [r for t, r in zip(tasks, results) if t[0] == seed]
+        pools = [r[0] for r in mine]
+        fold_full = [r[1] for r in mine]
+        fold_curves = {name: [r[2][name] for r in mine] for name in strategies}
         steps = min(len(c) for c in fold_curves["random"]) - 1  # shared label counts, then "all labels"
-        full = float(np.mean([c[-1][1] for c in fold_curves["random"]]))
+        full = float(np.mean(fold_full))
         total = float(np.mean(pools))
         row = {"seed": seed, "labels_total": total, "all_labels_kappa": round(full, 4), "labels_to_95": {},
                "labels_to_95_sustained": {}}
-        for name in STRATEGIES:
+        for name in strategies:
             labels = [fold_curves[name][0][i][0] for i in range(steps)] + [total]
             kappas = [float(np.mean([c[i][1] for c in fold_curves[name]])) for i in range(steps)]
             kappas.append(float(np.mean([c[-1][1] for c in fold_curves[name]])))
@@ -156,12 +240,12 @@ def simulate(settings: SimSettings | None = None, data=None, progress=None) -> d
         fulls.append(full)
         if progress:
             progress(f"seed {seed}: " + ", ".join(f"{k} {v:.0f}" for k, v in row["labels_to_95"].items())
-                     + f" of {total:.0f} labels (all-labels kappa {full:.3f})")
-    return summarize(s, per_seed, mean_curves, totals, fulls, time.perf_counter() - t0)
+                     + f" of {total:.0f} labels (all-labels kappa {full:.3f}, {time.perf_counter() - t0:.0f} s)")
+    return summarize(s, strategies, per_seed, mean_curves, totals, fulls, time.perf_counter() - t0)
 
 
-def summarize(s: SimSettings, per_seed: list[dict], mean_curves: dict, totals: list, fulls: list,
-              seconds: float) -> dict:
+def summarize(s: SimSettings, strategies: tuple[str, ...], per_seed: list[dict], mean_curves: dict,
+              totals: list, fulls: list, seconds: float) -> dict:
     def mean_of(key: str, name: str) -> float:
         return round(float(np.mean([r[key][name] for r in per_seed])), 1)
 
@@ -171,14 +255,14 @@ def summarize(s: SimSettings, per_seed: list[dict], mean_curves: dict, totals: l
         curves[name] = {"labels": [int(runs[0][0][i]) for i in range(steps)] + [round(float(np.mean(totals)), 1)],
                         "kappa": [round(float(np.mean([k[i] for _, k in runs])), 4) for i in range(steps)]
                         + [round(float(np.mean([k[-1] for _, k in runs])), 4)]}
-    to95 = {name: mean_of("labels_to_95", name) for name in STRATEGIES}
+    to95 = {name: mean_of("labels_to_95", name) for name in strategies}
     total = round(float(np.mean(totals)), 1)
     active, random = to95[s.active], to95["random"]
     return {
         "labels_total": total,
         "labels_to_95": {"active": active, "random": random, **to95},
         "labels_to_95_sustained": {"active": mean_of("labels_to_95_sustained", s.active),
-                                   **{n: mean_of("labels_to_95_sustained", n) for n in STRATEGIES}},
+                                   **{n: mean_of("labels_to_95_sustained", n) for n in strategies}},
         "all_labels_kappa": round(float(np.mean(fulls)), 4),
         "acceptance": {"active_share_of_labels": round(active / total, 3),
                        "random_over_active": round(random / max(active, 1e-9), 2),
