@@ -21,33 +21,22 @@ import time
 from dataclasses import replace
 from pathlib import Path
 
-import numpy as np
-
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 from pipeline import paths  # noqa: E402
-from pipeline.candidates import CoderCandidate, Predictions  # noqa: E402
+from pipeline.candidates import CoderCandidate  # noqa: E402
 from pipeline.coder import CoderSettings  # noqa: E402
-from pipeline.evaluate import coding_metrics, companies_of, memo_factory  # noqa: E402
+from pipeline.evaluate import coding_metrics, loco_pool, memo_factory  # noqa: E402
 from pipeline.examples import Example, load_examples  # noqa: E402
-from pipeline.records import CODES, VALENCES  # noqa: E402
+from pipeline.records import CODES  # noqa: E402
 from pipeline.train import danish_examples, first_person_examples  # noqa: E402
 
 OOD_DEV = paths.CORPUS / "dev" / "ood_dev.jsonl"
 
 
 def loco_with(cand, train_pool: list[Example], test: list[Example]) -> dict:
-    """Per firm of ``test``: fit on every pool example of the other firms, code the firm's test passages."""
-    n = len(test)
-    presence, assigned = np.zeros((n, len(CODES))), np.zeros((n, len(CODES)), dtype=int)
-    valence = np.zeros((n, len(CODES), len(VALENCES)))
-    for company in companies_of(test):
-        idx = [i for i, e in enumerate(test) if e.company == company]
-        cand.fit([e for e in train_pool if e.company != company])
-        pred = cand.predict([test[i] for i in idx])
-        presence[idx], assigned[idx], valence[idx] = pred.presence, pred.assigned, pred.valence
-    return coding_metrics(test, Predictions(presence, assigned, valence))
+    return coding_metrics(test, loco_pool(cand, train_pool, test))
 
 
 def line(name, m):

@@ -52,15 +52,21 @@ class CoderSettings:
     multilingual: str = "e5-small.v1"
     #: the companion's TF-IDF head weight
     multilingual_tfidf_weight: float = 1.0
+    #: register-shifted training examples added to the hand-coded ones: "derived" (the first-person /
+    #: Q-A rewrites of thesis passages in corpus/dev/ood_dev.jsonl), "first-person" (automatic
+    #: first-person renderings), both joined by "+", or "" (none)
+    register_augment: str = ""
 
     #: values an old manifest (written before these options existed) was trained with
-    LEGACY = {"finetune": False, "multilingual": "", "mask_names": False, "pooling": "passage", "lexicon_scale": 0.0, "tfidf_weight": 0.0,
+    #: values of options added later, for manifests written before them
+    MISSING = {"multilingual": "", "register_augment": ""}
+    LEGACY = {"finetune": False, "multilingual": "", "register_augment": "", "mask_names": False, "pooling": "passage", "lexicon_scale": 0.0, "tfidf_weight": 0.0,
               "valence_C": 2.0, "valence_balanced": True}
 
     @classmethod
     def from_manifest(cls, stored: dict) -> "CoderSettings":
         known = {k: v for k, v in stored.items() if k in cls.__dataclass_fields__}
-        return cls(**{**cls.LEGACY, **known} if "pooling" not in stored else {"multilingual": "", **known})
+        return cls(**{**cls.LEGACY, **known} if "pooling" not in stored else {**cls.MISSING, **known})
 
     def companion(self) -> "CoderSettings":
         """Settings of the multilingual companion coder."""

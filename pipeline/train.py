@@ -38,11 +38,13 @@ def train_model(model_dir: Path, *, extra: list[Path] = (), settings: CoderSetti
     """Fit on all examples; return the new model version."""
     settings = settings or CoderSettings()
     examples = training_examples(list(extra))
+    rates = base_rates(examples)
+    examples = examples + augment_examples(settings, examples)
     companions = companion_coders(settings, examples)
     if not settings.finetune:
         coder = PassageCoder(load_encoder(settings.encoder)).fit(examples, settings)
         return save_model(coder, settings, model_dir, data_hash=examples_hash(examples), n_examples=len(examples),
-                          extra={"base_rates": base_rates(examples)}, companions=companions)
+                          extra={"base_rates": rates}, companions=companions)
     import tempfile
 
     from pipeline.embed import SentenceTransformerEncoder
@@ -55,7 +57,7 @@ def train_model(model_dir: Path, *, extra: list[Path] = (), settings: CoderSetti
         enc_dir = finetune(examples, base.path, Path(tmp) / "encoder")
         coder = PassageCoder(SentenceTransformerEncoder("finetuned", enc_dir)).fit(examples, settings)
         return save_model(coder, settings, model_dir, data_hash=examples_hash(examples), n_examples=len(examples),
-                          extra={"base_rates": base_rates(examples), "base_encoder": settings.encoder},
+                          extra={"base_rates": rates, "base_encoder": settings.encoder},
                           encoder_dir=enc_dir, companions=companions)
 
 
@@ -67,6 +69,34 @@ def danish_examples() -> list[Example]:
     from dataclasses import replace
 
     return [replace(e, id="da:" + e.id) for e in load_examples(DANISH)] if DANISH.is_file() else []
+
+
+OOD_DEV = paths.CORPUS / "dev" / "ood_dev.jsonl"
+
+
+def derived_rewrites() -> list[Example]:
+    """The first-person / Q-A rewrites of thesis passages in the OOD dev set (their ``company``
+    is the thesis firm, so leave-one-company-out drops them with it); ids prefixed "rw:".
+    The dev set's new-firm passages are never used for training."""
+    import json
+    from dataclasses import replace
+
+    if not OOD_DEV.is_file():
+        return []
+    rows = {json.loads(x)["id"]: json.loads(x) for x in OOD_DEV.read_text(encoding="utf-8").splitlines() if x.strip()}
+    return [replace(e, id="rw:" + e.id) for e in load_examples(OOD_DEV) if rows[e.id].get("derived_from")]
+
+
+def augment_examples(settings: CoderSettings, examples: list[Example]) -> list[Example]:
+    """The register-shifted extra training examples that ``settings.register_augment`` asks for."""
+    kinds = {k for k in settings.register_augment.split("+") if k}
+    unknown = kinds - {"derived", "first-person"}
+    if unknown:
+        raise ModelError(f"unknown register_augment {sorted(unknown)}; use derived, first-person or both (+)")
+    extra = derived_rewrites() if "derived" in kinds else []
+    if "first-person" in kinds:
+        extra += first_person_examples(examples)
+    return extra
 
 
 def first_person_examples(examples: list[Example]) -> list[Example]:

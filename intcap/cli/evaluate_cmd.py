@@ -28,6 +28,12 @@ def format_table(result: dict) -> str:
     g = p["gold_codings"]
     lines.append(f"same aggregation on the hand coding (ceiling): Spearman network {g['spearman_network']:.3f}, "
                  f"entrepreneurship {g['spearman_entrepreneurship']:.3f}; P7 {g['p7_matches']}/{p['companies']}")
+    d = result.get("danish_routed")
+    if d:
+        lines.append(f"Danish (routed to the multilingual companion, {d['routed_to_companion']:.0%} detected; trained on "
+                     "13 firms, coding the 14th's Danish passages): mean κ " f"{d['mean_kappa']:.3f} ("
+                     + ", ".join(f"{c} {d['kappa'][c]:.3f}" for c in ("NET", "ENT", "ABS", "PRI"))
+                     + f"), valence acc {d['valence_accuracy']:.3f}")
     lines.append(f"passages/s: coding with an uncached encoder, model trained on all examples; "
                  f"run took {result['seconds']:.0f} s")
     return "\n".join(lines)

@@ -15,6 +15,8 @@ def add_parser(sub):
                    "e5-small.v1 codes Danish better when trained on English)")
     p.add_argument("--finetune", action="store_true",
                    help="contrastively fine-tune the encoder on the examples first (SetFit-style; minutes on CPU)")
+    p.add_argument("--no-multilingual", action="store_true",
+                   help="skip the multilingual companion coder (e5-small, for Danish passages) trained by default")
     return p
 
 
@@ -27,6 +29,8 @@ def run(args) -> int:
     settings = CoderSettings()
     if args.encoder:
         settings = replace(settings, encoder=args.encoder)
+    if args.no_multilingual:
+        settings = replace(settings, multilingual="")
     if args.finetune:
         settings = replace(settings, finetune=True)
     version = train_model(args.model_dir, extra=args.examples, settings=settings)
