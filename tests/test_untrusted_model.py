@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import json
 import pickle
+import shutil
 import subprocess
 from pathlib import Path
 
@@ -27,10 +28,7 @@ class Payload:
 
 def test_pickled_weights_with_a_matching_manifest_are_refused(tmp_path, trained_model):
     crafted = tmp_path / "crafted"
-    crafted.mkdir()
-    for f in trained_model.iterdir():
-        if f.is_file():
-            (crafted / f.name).write_bytes(f.read_bytes())
+    shutil.copytree(trained_model, crafted)
     marker = tmp_path / "pwned"
     npz = next(crafted.glob("*.npz"))
     with np.load(npz, allow_pickle=False) as data:
