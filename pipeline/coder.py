@@ -55,7 +55,7 @@ class CoderSettings:
     #: register-shifted training examples added to the hand-coded ones: "derived" (the first-person /
     #: Q-A rewrites of thesis passages in corpus/dev/ood_dev.jsonl), "first-person" (automatic
     #: first-person renderings), both joined by "+", or "" (none)
-    register_augment: str = ""
+    register_augment: str = "derived"
 
     #: values an old manifest (written before these options existed) was trained with
     #: values of options added later, for manifests written before them
