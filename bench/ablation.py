@@ -41,7 +41,9 @@ from pipeline.records import CODES, VALENCES  # noqa: E402
 
 OOD_DEV = paths.CORPUS / "dev" / "ood_dev.jsonl"
 DANISH = paths.THESIS / "coded_passages.da.jsonl"
-DEFAULT = CoderSettings()
+#: the ablation rows train on the thesis passages only (no register augmentation: see bench/augment.py,
+#: whose LOCO drops each firm's rewrites with it); the multilingual companion is irrelevant to English rows
+DEFAULT = replace(CoderSettings(), register_augment="", multilingual="")
 
 
 class CodebookOnly:
