@@ -22,11 +22,9 @@ dask        refresh wall time on a local Dask cluster with 1 vs 2 workers, torch
 from __future__ import annotations
 
 import argparse
-import hashlib
 import json
 import os
 import platform
-import re
 import shutil
 import subprocess
 import sys
@@ -40,32 +38,8 @@ os.environ.setdefault("HF_HUB_OFFLINE", "1")
 os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
 os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
 
-HASH_ENCODER = "bench-hash.v1"
+HASH_ENCODER = "hashing.v1"
 RESULTS = ROOT / "bench" / "results"
-
-
-class HashEncoder:
-    """Deterministic bag-of-hashed-words vectors: no model weights, no threads."""
-
-    name = HASH_ENCODER
-    dim = 384
-
-    def encode(self, texts):
-        import numpy as np
-
-        out = np.zeros((len(texts), self.dim), dtype=np.float32)
-        for i, text in enumerate(texts):
-            for word in re.findall(r"\w+", text.lower()):
-                h = int.from_bytes(hashlib.blake2b(word.encode(), digest_size=4).digest(), "little")
-                out[i, h % self.dim] += 1.0 if h & 1 << 20 else -1.0
-            out[i] /= max(float(np.linalg.norm(out[i])), 1e-6)
-        return out
-
-
-def register_hash_encoder() -> None:
-    from pipeline import embed
-
-    embed.ENCODERS[HASH_ENCODER] = HashEncoder
 
 
 def real_model(work: Path) -> Path:
@@ -85,7 +59,6 @@ def real_model(work: Path) -> Path:
 
 
 def hash_model(work: Path) -> Path:
-    register_hash_encoder()
     from pipeline.coder import CoderSettings
     from pipeline.train import train_model
 
@@ -221,7 +194,6 @@ def vm_hwm_mb() -> float | None:
 
 def memory_child(corpus: str, db: str, out: str, model_dir: str, encoder: str) -> None:
     if encoder == "hash":
-        register_hash_encoder()
     from pipeline.refresh import refresh
     from pipeline.store import open_store
 

@@ -16,6 +16,7 @@ from typing import Protocol
 import numpy as np
 
 from pipeline.errors import ModelError
+from pipeline.hashing import HashingEncoder
 from pipeline.records import text_hash
 
 
@@ -102,6 +103,7 @@ ENCODERS: dict[str, Callable[[], Encoder]] = {
     "minilm.v1": _minilm,
     "e5-small.v1": E5SmallEncoder,
     "mpnet.v1": _mpnet,
+    "hashing.v1": HashingEncoder,
 }
 
 _loaded: dict[str, Encoder] = {}

@@ -2,19 +2,16 @@
 stand-in encoder, and models trained once per test session."""
 from __future__ import annotations
 
-import hashlib
 import os
-import re
 import shutil
 import socket
 import tempfile
 from pathlib import Path
 
-import numpy as np
 
 from pipeline import paths
 
-HASH_ENCODER = "hash-test.v1"
+HASH_ENCODER = "hashing.v1"
 _models: dict[str, Path] = {}
 _tmp = None
 
@@ -30,28 +27,6 @@ SENTENCES = [
 ]
 
 
-class HashEncoder:
-    """Bag of hashed words -> a unit vector: deterministic, instant, and as good as needed for tests."""
-
-    name = HASH_ENCODER
-    dim = 384
-
-    def encode(self, texts):
-        out = np.zeros((len(texts), self.dim), dtype=np.float32)
-        for i, text in enumerate(texts):
-            for word in re.findall(r"\w+", text.lower()):
-                h = int.from_bytes(hashlib.blake2b(word.encode(), digest_size=4).digest(), "little")
-                out[i, h % self.dim] += 1.0 if h & 1 << 20 else -1.0
-            out[i] /= max(float(np.linalg.norm(out[i])), 1e-6)
-        return out
-
-
-def register_hash_encoder() -> None:
-    from pipeline import embed
-
-    embed.ENCODERS[HASH_ENCODER] = HashEncoder
-
-
 def _tmpdir() -> Path:
     global _tmp
     if _tmp is None:
@@ -61,7 +36,6 @@ def _tmpdir() -> Path:
 
 def hash_model(C: float = 2.0) -> Path:
     """A model trained (in about a second) on the thesis examples with the hash encoder."""
-    register_hash_encoder()
     key = f"hash-{C}"
     if key not in _models:
         from pipeline.coder import CoderSettings

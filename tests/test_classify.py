@@ -1,31 +1,20 @@
 """CodeHeads / PassageCoder contract on a few real thesis passages (fast: hashed encoder)."""
 from __future__ import annotations
 
-import hashlib
-import re
-
 import numpy as np
 import pytest
 
 from pipeline import paths
 from pipeline.classify import CodeHeads, best_threshold, kappa
 from pipeline.coder import CoderSettings, PassageCoder
+from pipeline.hashing import HashingEncoder
 from pipeline.examples import label_matrices, load_examples
 from pipeline.masking import mask_company
 from pipeline.records import CODES, Passage
 from pipeline.sentences import split_sentences
 
 
-class HashEncoder:
-    name = "test-hash.v1"
-    dim = 64
-
-    def encode(self, texts):
-        out = np.zeros((len(texts), self.dim), dtype=np.float32)
-        for i, t in enumerate(texts):
-            for w in re.findall(r"\w+", t.lower()):
-                out[i, int(hashlib.md5(w.encode()).hexdigest(), 16) % self.dim] += 1.0
-        return out / np.maximum(np.linalg.norm(out, axis=1, keepdims=True), 1e-12)
+HashEncoder = HashingEncoder  # weight-free, instant, registered as hashing.v1
 
 
 @pytest.fixture(scope="module")
@@ -51,7 +40,7 @@ def test_best_threshold_separates():
 
 @pytest.mark.parametrize("tfidf_weight", [0.0, 1.0])
 def test_heads_fit_predict_contract(examples, tfidf_weight):
-    coder = PassageCoder(HashEncoder(), settings=CoderSettings(encoder="test-hash.v1", tfidf_weight=tfidf_weight))
+    coder = PassageCoder(HashEncoder(), settings=CoderSettings(encoder="hashing.v1", tfidf_weight=tfidf_weight))
     coder.fit(examples)
     presence, valence = coder.predict_proba([e.text for e in examples[:7]], [e.company for e in examples[:7]])
     assert presence.shape == (7, len(CODES)) and ((presence >= 0) & (presence <= 1)).all()
@@ -61,7 +50,7 @@ def test_heads_fit_predict_contract(examples, tfidf_weight):
 
 @pytest.mark.parametrize("pooling", ["sentences", "passage"])
 def test_code_skips_questions_and_points_evidence_into_source(examples, pooling):
-    coder = PassageCoder(HashEncoder(), settings=CoderSettings(encoder="test-hash.v1", pooling=pooling)).fit(examples)
+    coder = PassageCoder(HashEncoder(), settings=CoderSettings(encoder="hashing.v1", pooling=pooling)).fit(examples)
     coder.heads.thresholds_[:] = 0.0  # assign every code, so every code needs evidence
     text = "Intro line.\n" + examples[0].text
     p = Passage("x-1", examples[0].company, "src", 12, len(text), text[12:])

@@ -12,15 +12,14 @@ from pipeline.errors import ModelError
 from pipeline.examples import base_rates, load_examples
 from pipeline.modeldir import load_model, save_model
 from pipeline.records import Passage
-from tests.test_classify import HashEncoder
+from pipeline.hashing import HashingEncoder as HashEncoder
 
 
 @pytest.fixture()
 def model_dir(tmp_path, monkeypatch):
-    monkeypatch.setitem(embed.ENCODERS, "test-hash.v1", HashEncoder)
     monkeypatch.setattr(embed, "_loaded", {})
     ex = [e for e in load_examples(paths.CODED_PASSAGES) if e.company in ("Acoplastic", "Brodersen", "Colourbox", "Nupo")]
-    settings = CoderSettings(encoder="test-hash.v1", tfidf_weight=1.0)
+    settings = CoderSettings(encoder="hashing.v1", tfidf_weight=1.0)
     coder = PassageCoder(HashEncoder(), settings=settings).fit(ex)
     d = tmp_path / "m"
     save_model(coder, settings, d, data_hash="x", n_examples=len(ex), extra={"base_rates": base_rates(ex)})
@@ -34,7 +33,7 @@ def passages(ex):
 def test_round_trip_identical(model_dir):
     d, coder, ex = model_dir
     loaded = load_model(d)
-    assert loaded.info["encoder"] == "test-hash.v1" and "base_rates" in loaded.info and loaded.version
+    assert loaded.info["encoder"] == "hashing.v1" and "base_rates" in loaded.info and loaded.version
     a, b = coder.code(passages(ex)), loaded.code(passages(ex))
     assert [c.assigned for c in a] == [c.assigned for c in b]
     assert [c.evidence for c in a] == [c.evidence for c in b]
@@ -73,9 +72,8 @@ def test_manifest_of_old_model_reads_legacy_settings():
 
 
 def test_finetuned_encoder_files_are_hashed_and_checked(tmp_path, monkeypatch):
-    monkeypatch.setitem(embed.ENCODERS, "test-hash.v1", HashEncoder)
     ex = [e for e in load_examples(paths.CODED_PASSAGES) if e.company in ("Acoplastic", "Nupo")]
-    settings = CoderSettings(encoder="test-hash.v1", finetune=True)
+    settings = CoderSettings(encoder="hashing.v1", finetune=True)
     coder = PassageCoder(HashEncoder(), settings=settings).fit(ex)
     enc = tmp_path / "enc"
     (enc / "sub").mkdir(parents=True)
@@ -99,11 +97,9 @@ def test_finetuned_encoder_files_are_hashed_and_checked(tmp_path, monkeypatch):
 def routed_dir(tmp_path, monkeypatch):
     """A model dir with a "da" companion (trained on the same firms' English + Danish passages)."""
     from pipeline.train import companion_coders
-
-    monkeypatch.setitem(embed.ENCODERS, "test-hash.v1", HashEncoder)
     monkeypatch.setattr(embed, "_loaded", {})
     ex = [e for e in load_examples(paths.CODED_PASSAGES) if e.company in ("Acoplastic", "Nupo")]
-    settings = CoderSettings(encoder="test-hash.v1", multilingual="test-hash.v1", multilingual_tfidf_weight=0.0)
+    settings = CoderSettings(encoder="hashing.v1", multilingual="hashing.v1", multilingual_tfidf_weight=0.0)
     coder = PassageCoder(HashEncoder(), settings=settings).fit(ex)
     companions = companion_coders(settings, ex)
     assert companions["da"].heads is not None

@@ -169,8 +169,6 @@ def test_refresh_needs_a_folder(tmp_path):
 KILL_SCRIPT = """
 import sys, time
 sys.path.insert(0, {tests!r})
-from refresh_support import register_hash_encoder
-register_hash_encoder()
 from pipeline.refresh import refresh
 from pipeline.store import open_store
 with open_store(sys.argv[2]) as store:

@@ -17,7 +17,7 @@ from pipeline.records import Passage
 from pipeline.review.learning_round import QUEUE_FILE, next_model_dir, review_round
 from pipeline.review.session import ReviewSession, Visit
 from pipeline.train import train_model
-from test_review_support import HASH_ENCODER, register_hash_encoder
+from test_review_support import HASH_ENCODER
 
 FAST = CoderSettings(encoder=HASH_ENCODER, threshold_folds=2)
 
@@ -25,7 +25,6 @@ FAST = CoderSettings(encoder=HASH_ENCODER, threshold_folds=2)
 @pytest.fixture()
 def coded(tmp_path) -> tuple[Path, Path]:
     """OUT_DIR coded by a (fast, real) model trained on the thesis; passage ids are the thesis ids."""
-    register_hash_encoder()
     model_dir = tmp_path / "model-0"
     train_model(model_dir, settings=FAST)
     coder = load_model(model_dir)

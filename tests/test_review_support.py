@@ -13,14 +13,13 @@ import time
 from contextlib import contextmanager
 from pathlib import Path
 
-import numpy as np
 
 from pipeline import paths
 from pipeline.examples import load_examples
 from pipeline.records import CODES, VALENCES
 
 XSS = "<script>alert(1)</script><b>x</b> & \"quotes\" 'single' <img src=x onerror=alert(2)>"
-HASH_ENCODER = "review-hash.v1"
+HASH_ENCODER = "hashing.v1"
 
 
 def _unit(seed: str) -> float:
@@ -75,28 +74,6 @@ def thesis_rows(companies: int = 3, extra: list[tuple[str, str]] = ()) -> list[d
 
 def small_out_dir(tmp: Path, companies: int = 3, extra: list[tuple[str, str]] = ()) -> Path:
     return write_out_dir(tmp, thesis_rows(companies, extra))
-
-
-class HashEncoder:
-    """Hashed bag of words -> unit vector: a real, instant encoder for training tests."""
-
-    name = HASH_ENCODER
-    dim = 256
-
-    def encode(self, texts):
-        out = np.zeros((len(texts), self.dim), dtype=np.float32)
-        for i, text in enumerate(texts):
-            for word in re.findall(r"\w+", text.lower()):
-                h = int.from_bytes(hashlib.blake2b(word.encode(), digest_size=4).digest(), "little")
-                out[i, h % self.dim] += 1.0 if h & 1 << 20 else -1.0
-            out[i] /= max(float(np.linalg.norm(out[i])), 1e-6)
-        return out
-
-
-def register_hash_encoder() -> None:
-    from pipeline import embed
-
-    embed.ENCODERS.setdefault(HASH_ENCODER, HashEncoder)
 
 
 @contextmanager
