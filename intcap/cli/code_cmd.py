@@ -4,7 +4,7 @@ from __future__ import annotations
 import sys
 from pathlib import Path
 
-from intcap.cli.options import add_model_dir
+from intcap.cli.options import add_model_dir, report_failures
 
 
 def add_parser(sub):
@@ -24,9 +24,4 @@ def run(args) -> int:
                          use_prefect=not args.no_prefect, show_progress=sys.stderr.isatty())
     print(f"coded {summary['passages']} passages from {summary['transcripts']} transcripts "
           f"({summary['companies']} companies) into {args.out}")
-    for failure in summary["failures"]:
-        print(f"  FAILED {failure['file']}: {failure['problem']}", file=sys.stderr)
-    if summary["failures"]:
-        print(f"{len(summary['failures'])} file(s) failed; the others were coded.", file=sys.stderr)
-        return 2
-    return 0
+    return report_failures(summary["failures"], "the others were coded.")

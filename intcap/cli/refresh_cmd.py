@@ -7,10 +7,9 @@ company's profile across runs) are written too.
 """
 from __future__ import annotations
 
-import sys
 from pathlib import Path
 
-from intcap.cli.options import add_model_dir
+from intcap.cli.options import add_model_dir, report_failures
 
 
 def add_db(parser) -> None:
@@ -48,9 +47,4 @@ def run(args) -> int:
           f"(model {s['model_version']}, {s['db']})")
     if args.out:
         print(f"results in {args.out}")
-    for failure in s["failures"]:
-        print(f"  FAILED {failure['file']}: {failure['problem']}", file=sys.stderr)
-    if s["failures"]:
-        print(f"{len(s['failures'])} file(s) failed; the others are up to date.", file=sys.stderr)
-        return 2
-    return 0
+    return report_failures(s["failures"], "the others are up to date.")
