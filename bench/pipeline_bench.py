@@ -192,8 +192,7 @@ def vm_hwm_mb() -> float | None:
     return None
 
 
-def memory_child(corpus: str, db: str, out: str, model_dir: str, encoder: str) -> None:
-    if encoder == "hash":
+def memory_child(corpus: str, db: str, out: str, model_dir: str) -> None:
     from pipeline.refresh import refresh
     from pipeline.store import open_store
 
@@ -232,7 +231,7 @@ def bench_memory(work: Path, sizes: list[int], encoder: str) -> dict:
         if not corpus.is_dir():
             generate(corpus, n)
         cmd = [sys.executable, __file__, "_memory_launch", str(corpus), fresh_db(work, f"mem{n}"),
-               str(work / f"mem-out{n}"), str(model_dir), encoder]
+               str(work / f"mem-out{n}"), str(model_dir)]
         proc = subprocess.run(cmd, cwd=ROOT, capture_output=True, text=True)
         if proc.returncode != 0:
             raise RuntimeError(f"memory run {n} failed:\n{proc.stderr[-3000:]}")
@@ -272,7 +271,8 @@ def machine_parallelism() -> float:
     return round(2 * one / two, 3)
 
 
-def bench_dask(work: Path, model_dir: Path, copies: int = 2) -> dict:
+def bench_dask(work: Path, model_dir: Path, copies: int = 10) -> dict:
+    """Enough copies of the corpus that a worker's one-off model load does not dominate."""
     from pipeline import paths
 
     corpus = work / "dask-corpus"
