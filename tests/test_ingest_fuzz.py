@@ -126,7 +126,12 @@ def test_jsonl(workdir, rows, broken):
     result = read(workdir, "j.jsonl", "\n".join(lines).encode("utf-8"))
     if result is not None:
         given_ids = [turn.given_id for t in result for turn in t.turns]
-        assert given_ids == [str(r["id"]).strip() for r in rows]
+        # rows are grouped into one transcript per company, each group in file order
+        assert sorted(given_ids) == sorted(str(r["id"]).strip() for r in rows)
+        position = {str(r["id"]).strip(): i for i, r in enumerate(rows)}
+        for t in result:
+            order = [position[turn.given_id] for turn in t.turns]
+            assert order == sorted(order)
         for t in result:
             # rows without a company belong to the file-name stem, never to "A" or "B"
             mine = [r["text"] for r in rows
