@@ -76,16 +76,9 @@ def code_batch(coder: PassageCoder, passages: list[Passage]) -> list[Coding]:
     return coder.code(passages)
 
 
-def profile_settings(coder: PassageCoder) -> ProfileSettings:
-    settings = ProfileSettings()
-    if coder.info.get("base_rates"):
-        settings.base_rates = dict(coder.info["base_rates"])
-    return settings
-
-
 def finish_run(out_dir: Path, coder: PassageCoder, codings: list[Coding], summary: RunSummary) -> list[Profile]:
     """Profiles, report and the run record, once every passage is written."""
-    profiles = build_profiles(codings, profile_settings(coder))
+    profiles = build_profiles(codings, ProfileSettings.from_manifest(coder.info))
     summary.companies = len(profiles)
     write_profiles(out_dir, profiles)
     write_report(out_dir / "report.html", render_report(profiles, codings, model_version=coder.version))

@@ -22,6 +22,7 @@ from pipeline.codebook_features import codebook_features
 from pipeline.embed import Encoder
 from pipeline.examples import Example, label_matrices
 from pipeline.language import passage_language
+from pipeline.errors import ModelError
 from pipeline.masking import mask_company
 from pipeline.records import CODES, VALENCES, CodeScore, Coding, Passage
 from pipeline.sentences import split_sentences
@@ -57,16 +58,15 @@ class CoderSettings:
     #: first-person renderings), both joined by "+", or "" (none)
     register_augment: str = "derived"
 
-    #: values an old manifest (written before these options existed) was trained with
-    #: values of options added later, for manifests written before them
-    MISSING = {"multilingual": "", "register_augment": ""}
-    LEGACY = {"finetune": False, "multilingual": "", "register_augment": "", "mask_names": False, "pooling": "passage", "lexicon_scale": 0.0, "tfidf_weight": 0.0,
-              "valence_C": 2.0, "valence_balanced": True}
-
     @classmethod
     def from_manifest(cls, stored: dict) -> "CoderSettings":
-        known = {k: v for k, v in stored.items() if k in cls.__dataclass_fields__}
-        return cls(**{**cls.LEGACY, **known} if "pooling" not in stored else {**cls.MISSING, **known})
+        """The settings a manifest records; a manifest from another intcap version is refused."""
+        unknown = set(stored) - set(cls.__dataclass_fields__)
+        missing = set(cls.__dataclass_fields__) - set(stored)
+        if unknown or missing:
+            raise ModelError(f"model manifest settings do not match this intcap version (unknown: "
+                             f"{sorted(unknown)}, missing: {sorted(missing)}); retrain with `intcap train`")
+        return cls(**stored)
 
     def companion(self) -> "CoderSettings":
         """Settings of the multilingual companion coder."""

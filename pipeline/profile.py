@@ -47,6 +47,14 @@ class ProfileSettings:
     top_evidence: int = 3
     strength_norm: str = "sqrt"
 
+    @classmethod
+    def from_manifest(cls, manifest: dict) -> "ProfileSettings":
+        """Defaults, with the base rates of the model's training data when its manifest has them."""
+        settings = cls()
+        if manifest.get("base_rates"):
+            settings.base_rates = dict(manifest["base_rates"])
+        return settings
+
 
 def code_profile(codings: list[Coding], code: str, top: int, norm: str = "sqrt") -> CodeProfile:
     n = max(len(codings), 1)

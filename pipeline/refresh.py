@@ -276,13 +276,6 @@ def profiles_from_store(store: Store, settings: ProfileSettings | None = None) -
     return agg.profiles()
 
 
-def settings_from_manifest(manifest: dict) -> ProfileSettings:
-    settings = ProfileSettings()
-    if manifest.get("base_rates"):
-        settings.base_rates = dict(manifest["base_rates"])
-    return settings
-
-
 def profile_row(profile: Profile) -> dict:
     return {"company": profile.company, "n_passages": profile.n_passages, "primary_focus": profile.primary_focus,
             "data": json.dumps(profile.to_dict(), ensure_ascii=False)}
@@ -335,7 +328,7 @@ def refresh(corpus: Path, store: Store, model_dir: Path, *, batch_size: int = DE
                 on_commit(name)
     for name in plan.removed:
         store.mark_removed(plan.run_id, name)
-    profiles = profiles_from_store(store, settings_from_manifest(manifest))
+    profiles = profiles_from_store(store, ProfileSettings.from_manifest(manifest))
     run = store.finish_run(plan.run_id, plan.files, (profile_row(p) for p in profiles))
     result = summary(store, run, resumed=plan.resumed)
     #: worker process id -> times it loaded the model (1 each: loaded once per worker, not per task)

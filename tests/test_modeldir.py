@@ -65,10 +65,10 @@ def test_missing_manifest_refused(model_dir):
         load_model(d)
 
 
-def test_manifest_of_old_model_reads_legacy_settings():
-    s = CoderSettings.from_manifest({"encoder": "minilm.v1", "C": 2.0, "balanced": True, "threshold_folds": 5})
-    assert s.pooling == "passage" and s.lexicon_scale == 0.0 and not s.mask_names
+def test_manifest_settings_round_trip_and_foreign_ones_are_refused():
     assert CoderSettings.from_manifest(json.loads(json.dumps(vars(CoderSettings())))) == CoderSettings()
+    with pytest.raises(ModelError, match="retrain"):
+        CoderSettings.from_manifest({"encoder": "minilm.v1", "C": 2.0, "balanced": True, "threshold_folds": 5})
 
 
 def test_finetuned_encoder_files_are_hashed_and_checked(tmp_path, monkeypatch):

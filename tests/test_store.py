@@ -88,7 +88,7 @@ def test_unfinished_run_is_resumed_and_a_live_one_refused(tmp_path):
         alive = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(30)"])
         try:
             with store.transaction() as conn:
-                from pipeline.store import runs
+                from pipeline.store_schema import runs
                 conn.execute(runs.update().values(pid=alive.pid))
             with pytest.raises(StoreError, match=f"process {alive.pid}"):
                 store.begin_run("/c", "v1")
