@@ -18,6 +18,7 @@ import numpy as np
 from pipeline.errors import ModelError
 from pipeline.hashing import HashingEncoder
 from pipeline.records import text_hash
+from pipeline.sqlite_wal import enable_wal
 
 
 class Encoder(Protocol):
@@ -130,7 +131,7 @@ class EmbeddingCache:
     def _connect(self) -> sqlite3.Connection:
         self.path.parent.mkdir(parents=True, exist_ok=True)
         con = sqlite3.connect(self.path, timeout=30)
-        con.execute("PRAGMA journal_mode=WAL")
+        enable_wal(con)
         con.execute("CREATE TABLE IF NOT EXISTS emb (key TEXT PRIMARY KEY, vec BLOB NOT NULL)")
         return con
 

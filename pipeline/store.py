@@ -40,6 +40,7 @@ from sqlalchemy.exc import DatabaseError, OperationalError, SQLAlchemyError
 
 from pipeline.errors import StoreError
 from pipeline.records import CODES, Coding, Transcript
+from pipeline.sqlite_wal import enable_wal
 from pipeline.store_schema import (
     coding_from_row, meta_table, metadata, passage_row, passages, profiles, run_files, runs, sources, transcripts,
 )
@@ -156,7 +157,7 @@ class Store:
         @event.listens_for(engine, "connect")
         def _pragmas(dbapi_conn, _record):  # noqa: ANN001
             cur = dbapi_conn.cursor()
-            cur.execute("PRAGMA journal_mode=WAL")
+            enable_wal(cur)
             cur.execute("PRAGMA synchronous=NORMAL")
             cur.execute("PRAGMA foreign_keys=ON")
             cur.close()

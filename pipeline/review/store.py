@@ -23,6 +23,7 @@ from pipeline.errors import StoreError
 from pipeline.outputs import atomic_open
 from pipeline.records import Coding
 from pipeline.review.answers import Suggestion, validate_codes, validate_reviewer
+from pipeline.sqlite_wal import enable_wal
 
 DEFAULT_DB = "labels.sqlite"
 
@@ -110,9 +111,9 @@ def _sqlite_engine(url: str) -> Engine:
     def _pragmas(dbapi_con, _record):
         dbapi_con.isolation_level = None  # transactions are begun explicitly below
         cur = dbapi_con.cursor()
-        cur.execute("PRAGMA journal_mode=WAL")
-        cur.execute("PRAGMA synchronous=FULL")  # the commit is on disk before the answer is acknowledged
         cur.execute("PRAGMA busy_timeout=30000")
+        enable_wal(cur)
+        cur.execute("PRAGMA synchronous=FULL")  # the commit is on disk before the answer is acknowledged
         cur.execute("PRAGMA foreign_keys=ON")
         cur.close()
 
