@@ -23,21 +23,36 @@ PASSAGE_COLUMNS = ["id", "company", "source", "speaker", "start", "end", "text",
 ]
 
 
+class AtomicFile:
+    """A temp file beside ``path`` that replaces ``path`` on commit() and vanishes on discard()."""
+
+    def __init__(self, path: Path, mode: str = "w", **kwargs):
+        self.path = Path(path)
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        fd, self.tmp = tempfile.mkstemp(prefix=f".{self.path.name}.", suffix=".tmp", dir=self.path.parent)
+        self.file: IO = os.fdopen(fd, mode, **kwargs)
+
+    def commit(self) -> None:
+        self.file.flush()
+        os.fsync(self.file.fileno())
+        self.file.close()
+        os.replace(self.tmp, self.path)
+
+    def discard(self) -> None:
+        self.file.close()
+        Path(self.tmp).unlink(missing_ok=True)
+
+
 @contextmanager
 def atomic_open(path: Path, mode: str = "w", **kwargs) -> Iterator[IO]:
     """Open a temp file beside ``path``; rename it over ``path`` only if the block succeeds."""
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    target = AtomicFile(path, mode, **kwargs)
     try:
-        with os.fdopen(fd, mode, **kwargs) as fh:
-            yield fh
-            fh.flush()
-            os.fsync(fh.fileno())
-        os.replace(tmp, path)
+        yield target.file
     except BaseException:
-        Path(tmp).unlink(missing_ok=True)
+        target.discard()
         raise
+    target.commit()
 
 
 def write_json(path: Path, data) -> None:
@@ -68,15 +83,11 @@ class PassageWriter:
         self.out_dir = Path(out_dir)
         self.count = 0
         sweep_temporary(self.out_dir)
-        self._stack = []
-        self._jsonl = self._open("passages.jsonl")
-        self._csv = csv.DictWriter(self._open("passages.csv", newline=""), fieldnames=PASSAGE_COLUMNS)
+        self._files = [AtomicFile(self.out_dir / "passages.jsonl", encoding="utf-8"),
+                       AtomicFile(self.out_dir / "passages.csv", encoding="utf-8", newline="")]
+        self._jsonl = self._files[0].file
+        self._csv = csv.DictWriter(self._files[1].file, fieldnames=PASSAGE_COLUMNS)
         self._csv.writeheader()
-
-    def _open(self, name: str, **kwargs) -> IO:
-        cm = atomic_open(self.out_dir / name, encoding="utf-8", **kwargs)
-        self._stack.append(cm)
-        return cm.__enter__()
 
     def write(self, codings: Iterable[Coding]) -> None:
         for coding in codings:
@@ -90,13 +101,12 @@ class PassageWriter:
             self.count += 1
 
     def close(self, failed: bool = False) -> None:
-        exc = (RuntimeError, RuntimeError("aborted"), None) if failed else (None, None, None)
-        while self._stack:
-            cm = self._stack.pop()
-            try:
-                cm.__exit__(*exc)
-            except RuntimeError:
-                pass
+        """Publish both files, or (``failed``) drop them and leave earlier results as they were."""
+        for f in self._files:
+            if failed:
+                f.discard()
+            else:
+                f.commit()
 
 
 def write_source(out_dir: Path, transcript: Transcript) -> None:
