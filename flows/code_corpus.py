@@ -21,9 +21,10 @@ STEPS = batch.Steps(
 
 
 @flow(name="code_corpus")
-def code_corpus(corpus: str, out_dir: str, model_dir: str, batch_size: int = 16, show_progress: bool = False) -> dict:
+def code_corpus(corpus: str, out_dir: str, model_dir: str, batch_size: int = 16, show_progress: bool = False,
+                cache_path: str | None = None) -> dict:
     """Code every transcript under ``corpus`` into ``out_dir`` with the model in ``model_dir``."""
-    coder = task(load_model, name="load-model")(Path(model_dir))
+    coder = task(load_model, name="load-model")(Path(model_dir), cache_path=Path(cache_path) if cache_path else None)
     summary = batch.code_folder(Path(corpus), Path(out_dir), coder, batch_size=batch_size, steps=STEPS,
                                  show_progress=show_progress)
     return vars(summary)

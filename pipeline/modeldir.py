@@ -16,7 +16,7 @@ from pathlib import Path
 
 from pipeline.classify import CodeHeads
 from pipeline.coder import CoderSettings, PassageCoder
-from pipeline.embed import load_encoder
+from pipeline.embed import CachedEncoder, EmbeddingCache, load_encoder
 from pipeline.errors import ModelError
 
 MANIFEST = "manifest.json"
@@ -112,9 +112,15 @@ def verify_model(directory: Path) -> dict:
     return manifest
 
 
-def load_model(directory: Path) -> PassageCoder:
-    """Load a verified model directory."""
+def load_model(directory: Path, *, cache_path: Path | None = None) -> PassageCoder:
+    """Load a verified model directory; with ``cache_path``, embeddings of texts seen before
+    are read from that SQLite cache instead of being encoded again."""
     manifest = verify_model(directory)
+    cache = EmbeddingCache(cache_path) if cache_path else None
+
+    def cached(encoder):
+        return CachedEncoder(encoder, cache) if cache else encoder
+
     settings = CoderSettings.from_manifest(manifest["settings"])
     try:
         heads = CodeHeads.load(Path(directory))
@@ -133,7 +139,7 @@ def load_model(directory: Path) -> PassageCoder:
         encoder = SentenceTransformerEncoder(f"finetuned:{settings.encoder}@{manifest['version']}", enc_dir)
     else:
         encoder = load_encoder(settings.encoder)
-    coder = PassageCoder(encoder, heads, manifest["version"], manifest, settings)
+    coder = PassageCoder(cached(encoder), heads, manifest["version"], manifest, settings)
     for lang, desc in (manifest.get("companions") or {}).items():
         sub = str(desc.get("dir", ""))
         if not all(f"{sub}/{n}" in manifest.get("files", {}) for n in ("heads.npz", "heads.json")) or "/" in sub:
@@ -143,6 +149,6 @@ def load_model(directory: Path) -> PassageCoder:
         except (ValueError, KeyError, OSError) as exc:
             raise ModelError(f"{directory}/{sub}: companion weights are unreadable ({exc}); retrain.") from exc
         comp_settings = CoderSettings.from_manifest(desc["settings"])
-        coder.companions[lang] = PassageCoder(load_encoder(comp_settings.encoder), comp_heads, manifest["version"],
+        coder.companions[lang] = PassageCoder(cached(load_encoder(comp_settings.encoder)), comp_heads, manifest["version"],
                                               manifest, comp_settings)
     return coder

@@ -1,6 +1,7 @@
 """Where the bundled data and the default model live (resolved from the checkout)."""
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -13,3 +14,8 @@ CODEBOOK = THESIS / "codebook.json"
 REFI_SCHEMAS = CORPUS / "refi-qda"
 MODELS = ROOT / "models"
 DEFAULT_MODEL = MODELS / "default"
+
+
+def embedding_cache() -> Path:
+    """The embedding cache file: $INTCAP_CACHE_DIR, else .cache/ in the checkout."""
+    return Path(os.environ.get("INTCAP_CACHE_DIR") or ROOT / ".cache") / "embeddings.sqlite"

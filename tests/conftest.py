@@ -10,6 +10,14 @@ os.environ.setdefault("HF_HUB_OFFLINE", "1")
 os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
 os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
 
+
+@pytest.fixture(autouse=True, scope="session")
+def embedding_cache_dir(tmp_path_factory) -> Path:
+    """Keep the suite's embedding cache out of the checkout."""
+    path = tmp_path_factory.mktemp("embedding-cache")
+    os.environ["INTCAP_CACHE_DIR"] = str(path)
+    return path
+
 ROOT = Path(__file__).resolve().parents[1]
 SAMPLES = ROOT.parent / "shared" / "samples"
 
