@@ -131,3 +131,18 @@ def test_context_and_evidence_offsets(tmp_path):
     assert corpus.neighbours(2) == (None, None)
     assert corpus.evidence_spans(1) == [{"code": "ENT", "start": 7, "end": 15}]
     assert "Second one here. And more."[7:15] == "one here"
+
+
+def test_uncertainty_boundary_is_the_balanced_half_by_default_or_each_codes_threshold():
+    # thresholds chosen on few labels are noisy: by default a passage is most uncertain
+    # at 0.5 of the class-balanced probability, not at the code's threshold
+    thresholds = np.full(4, 0.3)
+    presence = np.array([[0.3, 0.3, 0.3, 0.3], [0.5, 0.5, 0.5, 0.5]])
+    pool = Pool(presence, thresholds)
+    none = np.array([], dtype=int)
+    assert UncertaintySampling().query(pool, np.arange(2), none, 2).tolist() == [1, 0]
+    assert UncertaintySampling(boundary="threshold").query(pool, np.arange(2), none, 2).tolist() == [0, 1]
+    assert pool.informativeness(boundary="threshold")[0] == pytest.approx(4.0)  # at all four thresholds
+    assert pool.informativeness()[1] == pytest.approx(4.0)
+    with pytest.raises(ReviewError, match="expected one of balanced, threshold"):
+        UncertaintySampling(boundary="middle").query(pool, np.arange(2), none, 1)

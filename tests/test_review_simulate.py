@@ -71,4 +71,16 @@ def test_simulation_reports_curves():
     assert len(finals) == 1 and finals == {result["all_labels_kappa"]}  # all labels: one model for everyone
     assert result["curves"]["random"]["kappa"][0] == result["curves"]["uncertainty"]["kappa"][0]  # same seed set
     assert len(result["per_seed"]) == 2 and set(result["acceptance"]) == {
-        "active_share_of_labels", "random_over_active", "passed"}
+        "active_share_of_labels", "random_over_active", "passed", "of_mean_curve"}
+    # read off the seed-averaged curve: the first label count at 95% of the all-labels kappa
+    curve = result["curves"]["random"]
+    goal = 0.95 * result["all_labels_kappa"]
+    first = next(n for n, k in zip(curve["labels"], curve["kappa"]) if k >= goal)
+    assert result["labels_to_95_of_mean_curve"]["random"] == first
+
+
+def test_a_development_seed_range_is_disjoint_from_the_reported_one():
+    settings = SimSettings(seeds=1, first_seed=10, folds=2, batch=20, seed_size=10, jobs=1)
+    X, Y, firms, _ = synthetic()
+    result = simulate(settings, data=(X, Y, firms))
+    assert result["seeds"] == [10] and result["per_seed"][0]["seed"] == 10

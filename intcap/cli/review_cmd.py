@@ -52,9 +52,15 @@ def add_parser(sub):
     sim = rsub.add_parser("simulate", help="label-efficiency benchmark on the thesis's hand-coded passages")
     sim.add_argument("--json", type=Path, default=None, help="write the full result (curves, seeds) here")
     sim.add_argument("--seeds", type=int, default=10, help="random seeds (default 10)")
+    sim.add_argument("--first-seed", type=int, default=0,
+                     help="first seed (default 0: the reported run; e.g. 10 for the development seeds)")
     sim.add_argument("--batch", type=int, default=5, help="passages labelled per query (default 5)")
     sim.add_argument("--folds", type=int, default=3, help="firm folds per seed (default 3)")
     sim.add_argument("--measure", default="margin", choices=["margin", "entropy"], help="uncertainty measure")
+    sim.add_argument("--also", nargs="*", default=[], choices=["diverse"],
+                     help="replay these queue strategies too (e.g. the review page's default, diverse)")
+    sim.add_argument("--boundary", default="balanced", choices=["balanced", "threshold"],
+                     help="uncertain around 0.5 of the balanced probability (default) or each code's threshold")
     return p
 
 
@@ -125,9 +131,11 @@ def _simulate(args) -> int:
     from pipeline.outputs import write_json
     from pipeline.review.simulate import SimSettings, simulate
 
-    settings = SimSettings(seeds=args.seeds, batch=args.batch, folds=args.folds, measure=args.measure)
+    settings = SimSettings(seeds=args.seeds, first_seed=args.first_seed, batch=args.batch, folds=args.folds,
+                           measure=args.measure, boundary=args.boundary, others=tuple(args.also))
     result = simulate(settings, progress=lambda line: print(line, file=sys.stderr, flush=True))
-    summary = {k: result[k] for k in ("labels_total", "labels_to_95", "labels_to_95_sustained", "all_labels_kappa",
+    summary = {k: result[k] for k in ("labels_total", "labels_to_95", "labels_to_95_of_mean_curve",
+                                      "labels_to_95_sustained", "all_labels_kappa",
                                       "acceptance", "seconds")}
     print(json.dumps(summary, indent=2))
     if args.json:

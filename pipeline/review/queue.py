@@ -4,8 +4,11 @@ A ``QueryStrategy`` has one method, ``query(pool, unlabeled, labeled, n)``, retu
 up to ``n`` indices of ``unlabeled``, most informative first (the small-text contract
 without the classifier argument: the pool already carries the model's probabilities).
 
-* ``UncertaintySampling`` - per-code closeness to each code's decision threshold
-  (margin or entropy), summed over the four codes.
+* ``UncertaintySampling`` - per-code closeness to the decision boundary (margin or
+  entropy), summed over the four codes. The boundary is 0.5 of the class-balanced
+  presence probability (``boundary="balanced"``, default) or each code's CV threshold
+  (``"threshold"``): thresholds chosen on few labels are noisy, and querying around a
+  wrong one wastes answers (docs/REVIEW.md has the comparison).
 * ``RandomSampling`` - the baseline.
 * ``DiverseUncertainty`` - ranked batch-mode selection: uncertainty traded against
   dissimilarity to what was already labelled or picked, and never a near-duplicate
@@ -25,6 +28,8 @@ from pipeline.review.answers import ReviewError
 from pipeline.review.corpus import ReviewCorpus
 
 MEASURES = ("margin", "entropy")
+#: where a passage is most uncertain: 0.5 of the class-balanced probability, or the code's threshold
+BOUNDARIES = ("balanced", "threshold")
 
 
 def code_uncertainty(presence: np.ndarray, thresholds: np.ndarray, measure: str = "margin") -> np.ndarray:
@@ -68,9 +73,12 @@ class Pool:
     def __len__(self) -> int:
         return len(self.presence)
 
-    def informativeness(self, measure: str = "margin") -> np.ndarray:
-        """Per-passage uncertainty summed across codes."""
-        return code_uncertainty(self.presence, self.thresholds, measure).sum(axis=1)
+    def informativeness(self, measure: str = "margin", boundary: str = "balanced") -> np.ndarray:
+        """Per-passage uncertainty summed across codes, around ``boundary`` (see BOUNDARIES)."""
+        if boundary not in BOUNDARIES:
+            raise ReviewError(f"unknown decision boundary {boundary!r}; expected one of {', '.join(BOUNDARIES)}")
+        at = np.full(self.presence.shape[1], 0.5) if boundary == "balanced" else self.thresholds
+        return code_uncertainty(self.presence, at, measure).sum(axis=1)
 
 
 class QueryStrategy(ABC):
@@ -92,12 +100,13 @@ class RandomSampling(QueryStrategy):
 
 
 class UncertaintySampling(QueryStrategy):
-    def __init__(self, measure: str = "margin"):
+    def __init__(self, measure: str = "margin", boundary: str = "balanced"):
         self.measure = measure
+        self.boundary = boundary
 
     def query(self, pool, unlabeled, labeled, n):
         unlabeled = np.asarray(unlabeled, dtype=int)
-        scores = pool.informativeness(self.measure)[unlabeled]
+        scores = pool.informativeness(self.measure, self.boundary)[unlabeled]
         return unlabeled[np.argsort(-scores, kind="stable")[:n]]
 
 
@@ -112,8 +121,9 @@ class DiverseUncertainty(QueryStrategy):
     """
 
     def __init__(self, measure: str = "margin", duplicate: float = 0.8, alpha: float | None = None,
-                 memory: int = 1000):
+                 memory: int = 1000, boundary: str = "balanced"):
         self.measure = measure
+        self.boundary = boundary
         self.duplicate = duplicate
         self.alpha = alpha
         self.memory = memory
@@ -124,7 +134,7 @@ class DiverseUncertainty(QueryStrategy):
         unlabeled, labeled = np.asarray(unlabeled, dtype=int), np.asarray(labeled, dtype=int)
         if not len(unlabeled):
             return unlabeled
-        u = pool.informativeness(self.measure)[unlabeled]
+        u = pool.informativeness(self.measure, self.boundary)[unlabeled]
         u = u / max(float(u.max()), 1e-12)
         vectors = pool.vectors[unlabeled]
         recent = labeled[-self.memory:]
@@ -186,6 +196,7 @@ class ReviewQueue:
         pending = self.pending(reviewed)
         order = self.strategy.query(self.pool, pending, np.array(self._indices(reviewed), dtype=int),
                                     len(pending) if n is None else n)
-        scores = self.pool.informativeness()
+        scores = self.pool.informativeness(getattr(self.strategy, "measure", "margin"),
+                                           getattr(self.strategy, "boundary", "balanced"))
         return [{"id": self.corpus.codings[int(i)].passage.id, "uncertainty": round(float(scores[i]), 4)}
                 for i in order]
