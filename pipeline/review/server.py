@@ -248,6 +248,7 @@ def serve(session: ReviewSession, *, host: str = "127.0.0.1", port: int = 8765, 
     sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
     try:
         sock.bind((host.strip("[]"), port))
+        sock.listen(128)  # before the URL is printed: a client that connects at once is queued, not refused
     except OSError as exc:
         sock.close()
         raise IntcapError(f"cannot listen on {host}:{port} ({exc}); pick another --port (0 = any free port)") from exc
