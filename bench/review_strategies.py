@@ -7,7 +7,7 @@ Every candidate below was replayed with the protocol of ``intcap review simulate
 one that needed fewest labels (``uncert05``: margin to 0.5 of the class-balanced
 probability instead of to each code's CV threshold) became the product's default
 boundary, and only then was the reported run (seeds 0-9) made. Runs in one process
-(the candidates are registered here, not in the workers): about 25 minutes on 2 cores.
+(the candidates are registered here, not in the workers): 24 minutes on one core.
 Results: docs/REVIEW.md.
 """
 from __future__ import annotations
