@@ -7,8 +7,8 @@ import pytest
 from pipeline.outputs import read_codings
 from pipeline.review.answers import ReviewError
 from pipeline.review.corpus import ReviewCorpus, infer_thresholds
-from pipeline.review.queue import (DiverseUncertainty, Pool, RandomSampling, ReviewQueue, UncertaintySampling,
-                                   code_uncertainty, make_strategy, similarity, tfidf_vectors)
+from pipeline.review.queue import (DistinctUncertainty, DiverseUncertainty, Pool, RandomSampling, ReviewQueue,
+                                   UncertaintySampling, code_uncertainty, make_strategy, similarity, tfidf_vectors)
 from pipeline.review.store import LabelStore
 from test_review_support import coding_row, small_out_dir, write_out_dir
 
@@ -83,9 +83,22 @@ def test_diverse_strategy_never_shows_near_duplicates_back_to_back():
         DiverseUncertainty().query(Pool(pool.presence, pool.thresholds), np.arange(7), np.array([], dtype=int), 1)
 
 
+def test_distinct_strategy_keeps_uncertainty_order_but_splits_near_duplicates():
+    texts, pool = near_duplicate_pool()
+    sims = similarity(pool.vectors, pool.vectors)
+    plain = UncertaintySampling().query(pool, np.arange(7), np.array([], dtype=int), 7).tolist()
+    order = DistinctUncertainty().query(pool, np.arange(7), np.array([], dtype=int), 7).tolist()
+    assert plain == [0, 1, 2, 3, 4, 5, 6]
+    assert all(sims[a, b] < 0.8 for a, b in zip(order, order[1:])), order
+    # the most uncertain remaining passage unless it repeats the previous one; only when
+    # nothing else is left does the confident passage 6 come before 5, the twin of 4
+    assert order == [0, 2, 1, 3, 4, 6, 5]
+    assert isinstance(make_strategy("distinct"), DistinctUncertainty)
+
+
 def test_make_strategy_names_the_choices():
     assert isinstance(make_strategy("diverse"), DiverseUncertainty)
-    with pytest.raises(ReviewError, match="expected one of diverse, uncertainty, random"):
+    with pytest.raises(ReviewError, match="expected one of distinct, diverse, uncertainty, random"):
         make_strategy("bald")
 
 

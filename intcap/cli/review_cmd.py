@@ -9,7 +9,8 @@ from pathlib import Path
 
 from intcap.cli.options import add_model_dir
 
-STRATEGY_HELP = "queue strategy: diverse (default), uncertainty or random"
+STRATEGY_HELP = ("queue strategy: distinct (default: most uncertain first, no near-duplicate next), "
+                 "diverse (ranked batch-mode), uncertainty or random")
 
 
 def _store_options(p) -> None:
@@ -21,7 +22,8 @@ def _store_options(p) -> None:
 
 def _reviewer_option(p) -> None:
     p.add_argument("--reviewer", default=None, help="your name, stored with every answer (default: login name)")
-    p.add_argument("--strategy", default="diverse", choices=["diverse", "uncertainty", "random"], help=STRATEGY_HELP)
+    p.add_argument("--strategy", default="distinct", choices=["distinct", "diverse", "uncertainty", "random"],
+                   help=STRATEGY_HELP)
 
 
 def add_parser(sub):
@@ -57,7 +59,7 @@ def add_parser(sub):
     sim.add_argument("--batch", type=int, default=5, help="passages labelled per query (default 5)")
     sim.add_argument("--folds", type=int, default=3, help="firm folds per seed (default 3)")
     sim.add_argument("--measure", default="margin", choices=["margin", "entropy"], help="uncertainty measure")
-    sim.add_argument("--also", nargs="*", default=[], choices=["diverse"],
+    sim.add_argument("--also", nargs="*", default=[], choices=["distinct", "diverse"],
                      help="replay these queue strategies too (e.g. the review page's default, diverse)")
     sim.add_argument("--boundary", default="balanced", choices=["balanced", "threshold"],
                      help="uncertain around 0.5 of the balanced probability (default) or each code's threshold")

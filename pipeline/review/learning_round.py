@@ -75,7 +75,7 @@ def recode(out_dir: Path, model_dir: Path, corpus: Path | None = None) -> dict:
 
 
 def rebuild_queue(out_dir: Path, db: str | None = None, corpus_name: str | None = None,
-                  strategy: str = "diverse", top: int = 200) -> dict:
+                  strategy: str = "distinct", top: int = 200) -> dict:
     """Rank what is still unreviewed under the new codings; writes OUT_DIR/review_queue.json."""
     corpus = ReviewCorpus.load(Path(out_dir), corpus_name)
     store = LabelStore.open(out_dir, db)

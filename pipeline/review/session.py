@@ -40,7 +40,7 @@ class ReviewSession:
         self._lock = threading.Lock()
 
     @classmethod
-    def open(cls, out_dir: Path, db: str | None = None, strategy: str = "diverse",
+    def open(cls, out_dir: Path, db: str | None = None, strategy: str = "distinct",
              corpus_name: str | None = None) -> "ReviewSession":
         return cls(ReviewCorpus.load(out_dir, corpus_name), LabelStore.open(out_dir, db), make_strategy(strategy))
 
