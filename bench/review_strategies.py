@@ -23,140 +23,80 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 from pipeline.review import queue as Q  # noqa: E402
-from pipeline.review.queue import QueryStrategy, code_uncertainty, similarity  # noqa: E402
+from pipeline.review.queue import QueryStrategy, UncertaintySampling, code_uncertainty, similarity  # noqa: E402
 
-class Density(QueryStrategy):
-    """information density: uncertainty x mean similarity to the unlabeled pool ^ beta"""
-    def __init__(self, measure="margin", beta=1.0, **_):
-        self.measure, self.beta = measure, beta
+
+def k_center(vectors, candidates: np.ndarray, n: int) -> np.ndarray:
+    """Greedy k-center among ``candidates`` (best first): start with the first, then
+    repeatedly take the one least similar to everything taken."""
+    V = vectors[candidates]
+    picked = [0]
+    sim = similarity(V, V[:1])[:, 0]
+    while len(picked) < min(n, len(candidates)):
+        s = sim.copy()
+        s[picked] = np.inf
+        best = int(np.argmin(s))
+        picked.append(best)
+        sim = np.maximum(sim, similarity(V, V[best:best + 1])[:, 0])
+    return candidates[picked]
+
+
+class Scored(QueryStrategy):
+    """Rank the unlabelled passages by ``score(pool, unlabeled)``; with ``spread`` = k,
+    take a k-center batch among the top k*n instead of the top n."""
+
+    def __init__(self, score, spread: int | None = None):
+        self.score, self.spread = score, spread
+
     def query(self, pool, unlabeled, labeled, n):
         unlabeled = np.asarray(unlabeled, dtype=int)
-        u = pool.informativeness(self.measure, "threshold")[unlabeled]
-        V = pool.vectors[unlabeled]
-        d = np.clip(similarity(V, V).mean(axis=1), 1e-6, None)
-        return unlabeled[np.argsort(-(u * d ** self.beta), kind="stable")[:n]]
-
-class MaxCode(QueryStrategy):
-    """the most uncertain code (threshold boundary) instead of the sum"""
-    def __init__(self, measure="margin", **_):
-        self.measure = measure
-    def query(self, pool, unlabeled, labeled, n):
-        unlabeled = np.asarray(unlabeled, dtype=int)
-        u = code_uncertainty(pool.presence, pool.thresholds, self.measure).max(axis=1)[unlabeled]
-        return unlabeled[np.argsort(-u, kind="stable")[:n]]
-
-class ClusterBatch(QueryStrategy):
-    """top-k uncertain candidates, greedily pick far-apart ones (k-center within top 4n)"""
-    def __init__(self, measure="margin", factor=4, **_):
-        self.measure, self.factor = measure, factor
-    def query(self, pool, unlabeled, labeled, n):
-        unlabeled = np.asarray(unlabeled, dtype=int)
-        u = pool.informativeness(self.measure, "threshold")[unlabeled]
-        top = unlabeled[np.argsort(-u, kind="stable")[: self.factor * n]]
-        V = pool.vectors[top]
-        picked = [0]
-        sim = similarity(V, V[:1])[:, 0]
-        while len(picked) < min(n, len(top)):
-            s = sim.copy(); s[picked] = np.inf
-            b = int(np.argmin(s)); picked.append(b)
-            sim = np.maximum(sim, similarity(V, V[b:b+1])[:, 0])
-        return top[picked]
-
-class DensityBatch(ClusterBatch):
-    """density-weighted uncertainty, then k-center among the top candidates"""
-    def query(self, pool, unlabeled, labeled, n):
-        unlabeled = np.asarray(unlabeled, dtype=int)
-        u = pool.informativeness(self.measure, "threshold")[unlabeled]
-        V = pool.vectors[unlabeled]
-        d = np.clip(similarity(V, V).mean(axis=1), 1e-6, None)
-        sc = u * d
-        top = unlabeled[np.argsort(-sc, kind="stable")[: self.factor * n]]
-        W = pool.vectors[top]
-        picked = [0]; sim = similarity(W, W[:1])[:, 0]
-        while len(picked) < min(n, len(top)):
-            s = sim.copy(); s[picked] = np.inf
-            b = int(np.argmin(s)); picked.append(b)
-            sim = np.maximum(sim, similarity(W, W[b:b+1])[:, 0])
-        return top[picked]
+        ranked = unlabeled[np.argsort(-self.score(pool, unlabeled), kind="stable")]
+        return ranked[:n] if self.spread is None else k_center(pool.vectors, ranked[: self.spread * n], n)
 
 
-class RarePos(QueryStrategy):
-    """per-code margin weighted toward codes the model predicts rarely in the pool"""
-    def __init__(self, measure="margin", **_):
-        self.measure = measure
-    def query(self, pool, unlabeled, labeled, n):
-        unlabeled = np.asarray(unlabeled, dtype=int)
-        m = code_uncertainty(pool.presence, pool.thresholds, self.measure)
-        rate = np.clip((pool.presence >= pool.thresholds).mean(axis=0), 0.05, 0.95)
-        w = 1.0 / np.minimum(rate, 1 - rate); w = w / w.mean()
-        u = (m * w).sum(axis=1)[unlabeled]
-        return unlabeled[np.argsort(-u, kind="stable")[:n]]
+def per_code(pool, boundary: str) -> np.ndarray:
+    """Per-code margin around each code's CV threshold or around 0.5."""
+    at = pool.thresholds if boundary == "threshold" else np.full(pool.presence.shape[1], 0.5)
+    return code_uncertainty(pool.presence, at)
 
 
-class Uncert05(QueryStrategy):
-    """margin to 0.5 of the (class-balanced) probability, thresholds ignored"""
-    def __init__(self, measure="margin", **_):
-        pass
-    def query(self, pool, unlabeled, labeled, n):
-        unlabeled = np.asarray(unlabeled, dtype=int)
-        u = code_uncertainty(pool.presence, np.full(pool.presence.shape[1], 0.5)).sum(axis=1)[unlabeled]
-        return unlabeled[np.argsort(-u, kind="stable")[:n]]
-
-class Entropy(Q.UncertaintySampling):
-    """the shipped uncertainty strategy (threshold boundary) with binary entropy"""
-    def __init__(self, measure="margin", **_):
-        super().__init__("entropy", boundary="threshold")
-
-class Mid(QueryStrategy):
-    """margin to the midpoint of 0.5 and the threshold (threshold shrunk toward 0.5)"""
-    def __init__(self, measure="margin", **_):
-        pass
-    def query(self, pool, unlabeled, labeled, n):
-        unlabeled = np.asarray(unlabeled, dtype=int)
-        t = 0.5 * (np.asarray(pool.thresholds) + 0.5)
-        u = code_uncertainty(pool.presence, t).sum(axis=1)[unlabeled]
-        return unlabeled[np.argsort(-u, kind="stable")[:n]]
+def density(pool, unlabeled) -> np.ndarray:
+    """Threshold margin x mean similarity to the unlabelled pool (information density)."""
+    V = pool.vectors[unlabeled]
+    return per_code(pool, "threshold").sum(axis=1)[unlabeled] * np.clip(similarity(V, V).mean(axis=1), 1e-6, None)
 
 
-def _u05(pool, measure="margin"):
-    return code_uncertainty(pool.presence, np.full(pool.presence.shape[1], 0.5), measure)
-
-class U05Entropy(QueryStrategy):
-    """binary entropy around 0.5"""
-    def __init__(self, measure="margin", **_): pass
-    def query(self, pool, unlabeled, labeled, n):
-        unlabeled = np.asarray(unlabeled, dtype=int)
-        u = _u05(pool, "entropy").sum(axis=1)[unlabeled]
-        return unlabeled[np.argsort(-u, kind="stable")[:n]]
-
-class U05Max(QueryStrategy):
-    """the most uncertain code around 0.5"""
-    def __init__(self, measure="margin", **_): pass
-    def query(self, pool, unlabeled, labeled, n):
-        unlabeled = np.asarray(unlabeled, dtype=int)
-        u = _u05(pool).max(axis=1)[unlabeled]
-        return unlabeled[np.argsort(-u, kind="stable")[:n]]
-
-class U05Cluster(QueryStrategy):
-    """margin around 0.5, then k-center among the top 3n candidates"""
-    def __init__(self, measure="margin", factor=3, **_): self.factor = factor
-    def query(self, pool, unlabeled, labeled, n):
-        unlabeled = np.asarray(unlabeled, dtype=int)
-        u = _u05(pool).sum(axis=1)[unlabeled]
-        top = unlabeled[np.argsort(-u, kind="stable")[: self.factor * n]]
-        V = pool.vectors[top]
-        picked = [0]; sim = similarity(V, V[:1])[:, 0]
-        while len(picked) < min(n, len(top)):
-            s = sim.copy(); s[picked] = np.inf
-            b = int(np.argmin(s)); picked.append(b)
-            sim = np.maximum(sim, similarity(V, V[b:b+1])[:, 0])
-        return top[picked]
+def rare_weighted(pool, unlabeled) -> np.ndarray:
+    """Threshold margin weighted toward the codes the model predicts rarely in the pool."""
+    rate = np.clip((pool.presence >= pool.thresholds).mean(axis=0), 0.05, 0.95)
+    w = 1.0 / np.minimum(rate, 1 - rate)
+    return (per_code(pool, "threshold") * (w / w.mean())).sum(axis=1)[unlabeled]
 
 
+def midway(pool, unlabeled) -> np.ndarray:
+    """Margin around the midpoint of 0.5 and each code's threshold."""
+    return code_uncertainty(pool.presence, 0.5 * (np.asarray(pool.thresholds) + 0.5)).sum(axis=1)[unlabeled]
 
-Q.STRATEGIES.update({"density": Density, "maxcode": MaxCode, "cluster": ClusterBatch, "densitybatch": DensityBatch,
-                     "rarepos": RarePos, "uncert05": Uncert05, "entropy": Entropy, "mid": Mid,
-                     "u05entropy": U05Entropy, "u05max": U05Max, "u05cluster": U05Cluster})
+
+def threshold_sum(pool, unlabeled):
+    return per_code(pool, "threshold").sum(axis=1)[unlabeled]
+
+
+# make_strategy passes measure/boundary; each candidate fixes its own
+CANDIDATE_FACTORIES = {
+    "density": lambda **_: Scored(density),
+    "maxcode": lambda **_: Scored(lambda pool, u: per_code(pool, "threshold").max(axis=1)[u]),
+    "cluster": lambda **_: Scored(threshold_sum, spread=4),
+    "densitybatch": lambda **_: Scored(density, spread=4),
+    "rarepos": lambda **_: Scored(rare_weighted),
+    "uncert05": lambda **_: UncertaintySampling("margin", boundary="balanced"),
+    "entropy": lambda **_: UncertaintySampling("entropy", boundary="threshold"),
+    "mid": lambda **_: Scored(midway),
+    "u05entropy": lambda **_: UncertaintySampling("entropy", boundary="balanced"),
+    "u05max": lambda **_: Scored(lambda pool, u: per_code(pool, "balanced").max(axis=1)[u]),
+    "u05cluster": lambda **_: Scored(lambda pool, u: per_code(pool, "balanced").sum(axis=1)[u], spread=3),
+}
+Q.STRATEGIES.update(CANDIDATE_FACTORIES)
 
 CANDIDATES = ("density", "maxcode", "cluster", "densitybatch", "diverse", "rarepos", "uncert05", "entropy", "mid",
               "u05entropy", "u05max", "u05cluster")
