@@ -132,16 +132,17 @@ class DiverseUncertainty(QueryStrategy):
 
     def query(self, pool, unlabeled, labeled, n):
         if pool.vectors is None:
-            raise ReviewError("the diverse strategy needs vectors for the pool (embeddings or TF-IDF); found none")
+            raise ReviewError("this strategy needs vectors for the pool (embeddings or TF-IDF) to tell near-duplicates; "
+                              "found none")
         unlabeled, labeled = np.asarray(unlabeled, dtype=int), np.asarray(labeled, dtype=int)
         if not len(unlabeled):
             return unlabeled
         u = pool.informativeness(self.measure, self.boundary)[unlabeled]
         u = u / max(float(u.max()), 1e-12)
         vectors = pool.vectors[unlabeled]
-        recent = labeled[-self.memory:]
-        sim = similarity(vectors, pool.vectors[recent]).max(axis=1) if len(recent) else np.zeros(len(unlabeled))
         alpha = self.alpha if self.alpha is not None else len(unlabeled) / (len(unlabeled) + len(labeled))
+        recent = labeled[-self.memory:] if alpha > 0 else labeled[:0]  # at alpha 0 the similarity term is unused
+        sim = similarity(vectors, pool.vectors[recent]).max(axis=1) if len(recent) else np.zeros(len(unlabeled))
         previous = similarity(vectors, pool.vectors[labeled[-1:]])[:, 0] if len(labeled) else None
         picked: list[int] = []
         taken = np.zeros(len(unlabeled), dtype=bool)
