@@ -75,6 +75,7 @@ def variants() -> list[tuple[str, CoderSettings]]:
         ("passage embedding instead of sentence mean", replace(d, pooling="passage")),
         ("C=1", replace(d, C=1.0)),
         ("C=16", replace(d, C=16.0)),
+        ("thresholds fixed at 0.5 (no CV)", replace(d, threshold_folds=0)),
         ("valence heads class-balanced", replace(d, valence_balanced=True)),
         ("e5-small encoder", replace(d, encoder="e5-small.v1")),
         ("e5-small encoder - TF-IDF head", replace(d, encoder="e5-small.v1", tfidf_weight=0.0)),
