@@ -84,3 +84,31 @@ def test_a_development_seed_range_is_disjoint_from_the_reported_one():
     X, Y, firms, _ = synthetic()
     result = simulate(settings, data=(X, Y, firms))
     assert result["seeds"] == [10] and result["per_seed"][0]["seed"] == 10
+
+
+def test_learner_is_handed_the_unlabelled_pool():
+    """A semi-supervised learner (``heads_class``) gets exactly the pool rows still without a label."""
+    calls = []
+
+    class Recording(ShippedHeads):
+        def fit_predict(self, labeled, Y, unlabeled=None):
+            calls.append((set(map(int, labeled)), None if unlabeled is None else set(map(int, unlabeled))))
+            return super().fit_predict(labeled, Y, unlabeled)
+
+    X, Y, firms, _ = synthetic()
+    simulate(SimSettings(seeds=1, folds=2, batch=10, seed_size=10, jobs=1), data=(X, Y, firms), heads_class=Recording)
+    steps = [(lab, unl) for lab, unl in calls if unl is not None]
+    assert steps and all(len(lab) + len(unl) == 60 and not lab & unl for lab, unl in steps)  # pool = 3 firms x 20
+    assert {len(lab) for lab, _ in steps} == {10, 20, 30, 40, 50}
+
+
+def test_pseudo_labels_that_equal_the_truth_train_like_labels():
+    """Extra rows at weight 1 with the true labels give the heads fitted on all rows."""
+    X, Y, firms, texts = synthetic()
+    heads = ShippedHeads(X, texts, firms)
+    labeled, rest = np.arange(60), np.arange(60, 120)
+    with_extra, _ = heads._fit_predict(labeled, Y, [(rest, Y[rest, j]) for j in range(Y.shape[1])], 1.0)
+    everything, _ = heads._fit_predict(np.arange(120), Y)
+    only_labels, _ = heads._fit_predict(labeled, Y)
+    assert np.allclose(with_extra, everything, atol=1e-4)
+    assert not np.allclose(with_extra, only_labels, atol=1e-2)

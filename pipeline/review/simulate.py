@@ -68,43 +68,60 @@ class ShippedHeads:
         self.C, self.threshold_folds = C, threshold_folds
         self.tfidf_weight = tfidf_weight if texts is not None else 0.0
 
-    def _proba(self, train: np.ndarray, Y: np.ndarray, target: np.ndarray) -> np.ndarray:
-        """Fused presence probabilities (len(target), codes) from heads fitted on ``train``."""
+    def _proba(self, train: np.ndarray, Y: np.ndarray, target: np.ndarray, extra: list | None = None,
+               extra_weight: float = 1.0) -> np.ndarray:
+        """Fused presence probabilities (len(target), codes) from heads fitted on ``train``.
+
+        ``extra``: per code, (rows, labels) trained on besides ``train`` with weight
+        ``extra_weight`` (pseudo-labels, see bench/review_self_training.py); None = none.
+        """
         from sklearn.feature_extraction.text import TfidfVectorizer
         from sklearn.linear_model import LogisticRegression
 
         def logreg(C):
             return LogisticRegression(C=C, class_weight="balanced", max_iter=3000)
 
+        extra = extra or [(np.zeros(0, dtype=int), np.zeros(0, dtype=int))] * Y.shape[1]
         out = np.zeros((len(target), Y.shape[1]))
-        T_train = T_target = None
+        vec = None
         if self.tfidf_weight > 0:
             try:
-                vec = TfidfVectorizer(ngram_range=(1, 2), min_df=2, sublinear_tf=True)
-                T_train = vec.fit_transform([self.texts[i] for i in train])
+                vocabulary_rows = np.unique(np.concatenate([train, *(rows for rows, _ in extra)]))
+                vec = TfidfVectorizer(ngram_range=(1, 2), min_df=2, sublinear_tf=True).fit(
+                    [self.texts[i] for i in vocabulary_rows])
                 T_target = vec.transform([self.texts[i] for i in target])
             except ValueError:  # no term in two training texts: dense head only
-                T_train = None
-        for j in range(Y.shape[1]):
-            y = Y[train, j]
+                vec = None
+        for j, (rows_j, y_j) in enumerate(extra):
+            rows = np.concatenate([train, rows_j]).astype(int)
+            y = np.concatenate([Y[train, j], y_j])
+            weight = np.concatenate([np.ones(len(train)), np.full(len(rows_j), extra_weight)])
             if y.min() == y.max():
                 out[:, j] = float(y[0])
                 continue
-            p = logreg(self.C).fit(self.X[train], y).predict_proba(self.X[target])[:, 1]
-            if T_train is not None:
-                p = (p + self.tfidf_weight * logreg(1.0).fit(T_train, y).predict_proba(T_target)[:, 1]) \
+            p = logreg(self.C).fit(self.X[rows], y, sample_weight=weight).predict_proba(self.X[target])[:, 1]
+            if vec is not None:
+                T = vec.transform([self.texts[i] for i in rows])
+                p = (p + self.tfidf_weight * logreg(1.0).fit(T, y, sample_weight=weight).predict_proba(T_target)[:, 1]) \
                     / (1 + self.tfidf_weight)
             out[:, j] = p
         return out
 
-    def fit_predict(self, labeled: np.ndarray, Y: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-        """(presence probabilities (n_all, codes), thresholds (codes,)) trained on ``labeled`` rows."""
+    def fit_predict(self, labeled: np.ndarray, Y: np.ndarray,
+                    unlabeled: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray]:
+        """(presence probabilities (n_all, codes), thresholds (codes,)) trained on ``labeled`` rows.
+
+        ``unlabeled``: the pool rows still without a label (unused here; semi-supervised
+        variants of these heads learn from them)."""
+        return self._fit_predict(np.asarray(labeled, dtype=int), Y)
+
+    def _fit_predict(self, labeled: np.ndarray, Y: np.ndarray, extra: list | None = None,
+                     extra_weight: float = 1.0) -> tuple[np.ndarray, np.ndarray]:
         from sklearn.model_selection import GroupKFold
 
         from pipeline.classify import best_threshold
 
-        labeled = np.asarray(labeled, dtype=int)
-        proba = self._proba(labeled, Y, np.arange(len(self.X)))
+        proba = self._proba(labeled, Y, np.arange(len(self.X)), extra, extra_weight)
         thresholds = np.full(Y.shape[1], 0.5)
         groups = self.firms[labeled]
         n_folds = min(self.threshold_folds, len(np.unique(groups)))
@@ -112,7 +129,8 @@ class ShippedHeads:
             return proba, thresholds
         oof = np.full((len(labeled), Y.shape[1]), np.nan)
         for tr, te in GroupKFold(n_splits=n_folds).split(labeled, groups=groups):
-            oof[te] = self._proba(labeled[tr], Y, labeled[te])
+            # extra rows train in every fold; thresholds are scored on human labels only
+            oof[te] = self._proba(labeled[tr], Y, labeled[te], extra, extra_weight)
             for j in range(Y.shape[1]):  # CodeHeads skips a code whose training fold is constant
                 if Y[labeled[tr], j].min() == Y[labeled[tr], j].max():
                     oof[te, j] = np.nan
@@ -149,12 +167,12 @@ def replay(strategy_name: str, heads: ShippedHeads, Y: np.ndarray, pool: np.ndar
     curve = []
     while True:
         done = len(labeled) == len(pool)
-        proba, thresholds = full if done and full is not None else heads.fit_predict(np.array(labeled), Y)
+        taken = set(labeled)
+        unlabeled = np.array([i for i in pool if i not in taken], dtype=int)
+        proba, thresholds = full if done and full is not None else heads.fit_predict(np.array(labeled), Y, unlabeled)
         curve.append((len(labeled), mean_kappa(Y[test], proba[test], thresholds)))
         if done:
             return curve
-        taken = set(labeled)
-        unlabeled = np.array([i for i in pool if i not in taken], dtype=int)
         view = Pool(proba, thresholds, vectors)
         labeled += [int(i) for i in strategy.query(view, unlabeled, np.array(labeled), min(s.batch, len(unlabeled)))]
 
@@ -199,16 +217,18 @@ def _fold(heads, Y, strategies, s, vectors, seed, f, test, pool, start):
     return len(pool), mean_kappa(Y[test], full[0][test], full[1]), curves
 
 
-def simulate(settings: SimSettings | None = None, data=None, progress=None) -> dict:
+def simulate(settings: SimSettings | None = None, data=None, progress=None,
+             heads_class: type[ShippedHeads] = ShippedHeads) -> dict:
     """Run the benchmark; returns the JSON-able result (see docs/REVIEW.md).
 
     ``data``: (X, Y, firms) or (X, Y, firms, texts); default the thesis passages.
+    ``heads_class``: the learner (a ``ShippedHeads`` subclass in bench/ experiments).
     """
     s = settings or SimSettings()
     t0 = time.perf_counter()
     X, Y, firms, *rest = data if data is not None else thesis_data(s.encoder)
     texts = rest[0] if rest else None
-    heads = ShippedHeads(X, texts if s.tfidf_weight > 0 else None, firms, s.C, s.tfidf_weight, s.threshold_folds)
+    heads = heads_class(X, texts if s.tfidf_weight > 0 else None, firms, s.C, s.tfidf_weight, s.threshold_folds)
     vectors = X / np.maximum(np.linalg.norm(X, axis=1, keepdims=True), 1e-12)  # for the diverse strategy
     strategies = tuple(dict.fromkeys((s.active, "random", *s.others)))
     companies = np.unique(firms)
