@@ -11,7 +11,9 @@ kappa (mean over the four codes) on the held-out firms. The fold curves are
 averaged, so every firm is test data once per seed.
 
 Features are the default coder's (``PassageCoder.features``: name-masked sentence-mean
-MiniLM embeddings + codebook features), computed once (embeddings cached).
+MiniLM embeddings + codebook features), computed once (embeddings cached); the
+near-duplicate guard and the diversity term compare TF-IDF vectors of the texts, as
+the review page does.
 Fairness: same seed set, folds, model and batch size for every strategy; the
 all-labels kappa is the same model for all of them (the full pool); random order
 is drawn per seed and fold.
@@ -25,7 +27,7 @@ import numpy as np
 
 from pipeline import paths
 from pipeline.examples import label_matrices, load_examples
-from pipeline.review.queue import Pool, make_strategy
+from pipeline.review.queue import Pool, make_strategy, tfidf_vectors
 
 @dataclass
 class SimSettings:
@@ -229,7 +231,9 @@ def simulate(settings: SimSettings | None = None, data=None, progress=None,
     X, Y, firms, *rest = data if data is not None else thesis_data(s.encoder)
     texts = rest[0] if rest else None
     heads = heads_class(X, texts if s.tfidf_weight > 0 else None, firms, s.C, s.tfidf_weight, s.threshold_folds)
-    vectors = X / np.maximum(np.linalg.norm(X, axis=1, keepdims=True), 1e-12)  # for the diverse strategy
+    # near-duplicate / diversity vectors: TF-IDF of the texts, as on the review page (ReviewQueue)
+    vectors = tfidf_vectors(texts) if texts is not None else X / np.maximum(np.linalg.norm(X, axis=1, keepdims=True),
+                                                                           1e-12)
     strategies = tuple(dict.fromkeys((s.active, "random", *s.others)))
     companies = np.unique(firms)
     tasks = []  # (seed, fold, test, pool, start): the protocol is drawn up front, from the seed alone
