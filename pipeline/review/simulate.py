@@ -88,9 +88,10 @@ class ShippedHeads:
         vec = None
         if self.tfidf_weight > 0:
             try:
-                vocabulary_rows = np.unique(np.concatenate([train, *(rows for rows, _ in extra)]))
-                vec = TfidfVectorizer(ngram_range=(1, 2), min_df=2, sublinear_tf=True).fit(
-                    [self.texts[i] for i in vocabulary_rows])
+                # every training row (labels and extras) once, sorted; each code's heads index into it
+                vocabulary_rows = np.unique(np.concatenate([train, *(rows for rows, _ in extra)]).astype(int))
+                vec = TfidfVectorizer(ngram_range=(1, 2), min_df=2, sublinear_tf=True)
+                T_rows = vec.fit_transform([self.texts[i] for i in vocabulary_rows])
                 T_target = vec.transform([self.texts[i] for i in target])
             except ValueError:  # no term in two training texts: dense head only
                 vec = None
@@ -103,7 +104,7 @@ class ShippedHeads:
                 continue
             p = logreg(self.C).fit(self.X[rows], y, sample_weight=weight).predict_proba(self.X[target])[:, 1]
             if vec is not None:
-                T = vec.transform([self.texts[i] for i in rows])
+                T = T_rows[np.searchsorted(vocabulary_rows, rows)]
                 p = (p + self.tfidf_weight * logreg(1.0).fit(T, y, sample_weight=weight).predict_proba(T_target)[:, 1]) \
                     / (1 + self.tfidf_weight)
             out[:, j] = p
