@@ -39,7 +39,7 @@ from pipeline.examples import label_matrices, load_examples  # noqa: E402
 from pipeline.masking import mask_company  # noqa: E402
 from pipeline.records import CODES, VALENCES  # noqa: E402
 
-OOD_DEV = paths.CORPUS / "dev" / "ood_dev.jsonl"
+OOD_DEV = paths.CORPUS / "pilot" / "new_firms.jsonl"
 DANISH = paths.THESIS / "coded_passages.da.jsonl"
 #: the ablation rows train on the thesis passages only (no register augmentation: see bench/augment.py,
 #: whose LOCO drops each firm's rewrites with it); the multilingual companion is irrelevant to English rows

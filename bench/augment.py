@@ -32,7 +32,7 @@ from pipeline.examples import Example, load_examples  # noqa: E402
 from pipeline.records import CODES  # noqa: E402
 from pipeline.train import danish_examples, first_person_examples  # noqa: E402
 
-OOD_DEV = paths.CORPUS / "dev" / "ood_dev.jsonl"
+OOD_DEV = paths.CORPUS / "pilot" / "new_firms.jsonl"
 
 
 def loco_with(cand, train_pool: list[Example], test: list[Example]) -> dict:

@@ -35,7 +35,7 @@ from pipeline.records import CODES, VALENCES  # noqa: E402
 from pipeline.sentences import split_sentences  # noqa: E402
 
 PROPOSITION_CODE = {1: "ABS", 2: "PRI", 3: "NET", 4: "NET", 5: "ENT", 6: "ENT"}
-OOD_DEV = paths.CORPUS / "dev" / "ood_dev.jsonl"
+OOD_DEV = paths.CORPUS / "pilot" / "new_firms.jsonl"
 
 
 def firm_patterns(companies: list[str]) -> dict[str, re.Pattern]:

@@ -113,7 +113,8 @@ class CoderCandidate:
 
     def predict(self, examples: Sequence[Example]) -> Predictions:
         presence, assigned, valence = self.coder_.predict_routed([e.text for e in examples],
-                                                                 [e.company for e in examples])
+                                                                 [e.company for e in examples],
+                                                                 [e.language or None for e in examples])
         return Predictions(presence, assigned, valence)
 
 

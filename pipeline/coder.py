@@ -21,7 +21,7 @@ from pipeline.classify import CodeHeads
 from pipeline.codebook_features import codebook_features
 from pipeline.embed import Encoder
 from pipeline.examples import Example, label_matrices
-from pipeline.language import passage_language
+from pipeline.language import companion_key, passage_language
 from pipeline.errors import ModelError
 from pipeline.masking import mask_company
 from pipeline.records import CODES, VALENCES, CodeScore, Coding, Passage
@@ -54,9 +54,11 @@ class CoderSettings:
     #: the companion's TF-IDF head weight
     multilingual_tfidf_weight: float = 1.0
     #: register-shifted training examples added to the hand-coded ones: "derived" (the first-person /
-    #: Q-A rewrites of thesis passages in corpus/dev/ood_dev.jsonl), "first-person" (automatic
+    #: Q-A rewrites of thesis passages in corpus/thesis/register_rewrites.jsonl), "first-person" (automatic
     #: first-person renderings), both joined by "+", or "" (none)
     register_augment: str = "derived"
+    #: train on the written corpus (corpus/train/) as well as the thesis's passages
+    training_corpus: bool = True
 
     @classmethod
     def from_manifest(cls, stored: dict) -> "CoderSettings":
@@ -155,7 +157,7 @@ class PassageCoder:
             return [""] * len(texts)
         languages = list(languages) if languages is not None else [None] * len(texts)
         langs = [passage_language(lang, t) for t, lang in zip(texts, languages)]
-        return [lang if lang in self.companions else "" for lang in langs]
+        return [companion_key(lang, self.companions) for lang in langs]
 
     def predict_routed(self, texts: Sequence[str], companies: Sequence[str | None] | None = None,
                        languages: Sequence[str | None] | None = None) -> tuple[np.ndarray, np.ndarray, np.ndarray]:

@@ -198,6 +198,40 @@ def profile_metrics(examples: list[Example], pred: Predictions, settings: Profil
     }
 
 
+def profiles_vs_hand(examples: list[Example], pred: Predictions, settings: ProfileSettings) -> dict:
+    """Profiles built from held-out codings against profiles built the same way from the hand
+    coding: Spearman of coverage per code across the firms, and primary-focus matches."""
+    held = {p.company: p for p in build_profiles(as_codings(examples, pred), settings)}
+    hand = {p.company: p for p in build_profiles(gold_codings(examples), settings)}
+    firms = sorted(held.keys() & hand.keys())
+    rho = {}
+    for code in CODES:
+        r = spearmanr([held[f].codes[code].coverage for f in firms], [hand[f].codes[code].coverage for f in firms])[0]
+        rho[code] = 0.0 if r != r else round(float(r), 4)
+    return {"spearman_coverage": rho, "focus_matches": int(sum(held[f].primary_focus == hand[f].primary_focus
+                                                                 for f in firms)), "companies": len(firms)}
+
+
+def dev_metrics(examples: list[Example], pred: Predictions, train: list[Example]) -> dict:
+    """Coding metrics on the dev set, overall and for its English and Danish passages, with the
+    valence accuracy of always predicting the training data's majority valence per code."""
+    out = coding_metrics(examples, pred)
+    for name, lang in (("english", "en"), ("danish", "da")):
+        idx = [i for i, e in enumerate(examples) if e.language == lang]
+        if idx:
+            sub = coding_metrics([examples[i] for i in idx],
+                                 Predictions(pred.presence[idx], pred.assigned[idx], pred.valence[idx]))
+            out[f"{name}_mean_kappa"] = sub["mean_kappa"]
+            out[f"{name}_kappa"] = sub["kappa"]
+            out[f"{name}_n"] = len(idx)
+    out["n"] = len(examples)
+    majority = {c: Counter(e.codes[c] for e in train if c in e.codes).most_common(1)[0][0]
+                for c in CODES if any(c in e.codes for e in train)}
+    hits = [e.codes[c] == majority.get(c) for e in examples for c in e.codes]
+    out["valence_majority_accuracy"] = round(sum(hits) / max(len(hits), 1), 4)
+    return out
+
+
 def evaluate_candidate(candidate: Candidate, examples: list[Example]) -> dict:
     pred, _ = loco(candidate, examples)
     return {**coding_metrics(examples, pred), "_predictions": pred}
@@ -238,21 +272,33 @@ def memo_factory() -> Callable[[str], MemoEncoder]:
 
 
 def run_evaluation(settings: CoderSettings | None = None, examples: list[Example] | None = None,
-                   measure_speed: bool = True, with_danish: bool = True) -> dict:
+                   measure_speed: bool = True, with_danish: bool = True, with_corpus: bool = True) -> dict:
     """The full report: the shipped method leave-one-company-out, its profiles, and both baselines."""
-    settings = settings or CoderSettings()
-    examples = examples or load_examples(paths.CODED_PASSAGES)
-    memo = memo_factory()
-    t0 = time.perf_counter()
+    from pipeline import corpus
     from pipeline.train import augment_examples
 
+    settings = settings or CoderSettings()
+    examples = examples or load_examples(paths.CODED_PASSAGES)
+    written = corpus.examples(corpus.training_rows()) if with_corpus else []
+    dev = corpus.examples(corpus.dev_rows()) if with_corpus else []
+    memo = memo_factory()
+    t0 = time.perf_counter()
+
     candidate = shipped_candidate(settings, memo)
-    # register-augmented examples belong to the firm they rewrite: they leave with it
-    pool = examples + augment_examples(settings, examples)
+    # register-augmented examples belong to the firm they rewrite: they leave with it; the
+    # written training corpus is about other firms and stays in every fold
+    pool = examples + augment_examples(settings, examples) + written
     pred = loco_pool(candidate, pool, examples)
     main = coding_metrics(examples, pred)
     # base rates from all examples are the training statistics a deployed model would carry
-    profiles = profile_metrics(examples, pred, ProfileSettings(base_rates=base_rates(examples)))
+    profile_settings = ProfileSettings(base_rates=base_rates(examples + written))
+    profiles = profile_metrics(examples, pred, profile_settings)
+    profiles["vs_hand"] = profiles_vs_hand(examples, pred, profile_settings)
+    dev_result = None
+    if dev:
+        routed = (RoutedCandidate("routed", memo(settings.encoder), settings, memo(settings.multilingual))
+                  if settings.multilingual else candidate).fit(pool)
+        dev_result = dev_metrics(dev, routed.predict(dev), pool)
     main["passages_per_s"] = round(coding_speed(candidate, examples, settings.encoder), 1) if measure_speed else None
     baselines = {}
     for baseline, encoder_name in baseline_candidates(memo):
@@ -263,6 +309,6 @@ def run_evaluation(settings: CoderSettings | None = None, examples: list[Example
         baselines[baseline.name] = result
     margin = main["mean_kappa"] - max(b["mean_kappa"] for b in baselines.values())
     danish = danish_routed(settings, pool, memo) if with_danish else None
-    return {"n_examples": len(examples), "encoder": settings.encoder, "settings": vars(settings).copy(),
-            "loco": main, "profiles": profiles, "baselines": baselines,
+    return {"n_examples": len(examples), "n_training_corpus": len(written), "encoder": settings.encoder,
+            "settings": vars(settings).copy(), "loco": main, "dev": dev_result, "profiles": profiles, "baselines": baselines,
             "margin_over_best_baseline": round(margin, 4), "danish_routed": danish, "seconds": round(time.perf_counter() - t0, 1)}

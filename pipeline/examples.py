@@ -7,6 +7,7 @@ from pathlib import Path
 
 import numpy as np
 
+from pipeline import safejson
 from pipeline.errors import IntcapError
 from pipeline.records import CODES, VALENCES
 
@@ -20,6 +21,8 @@ class Example:
     text: str
     codes: dict[str, str] = field(default_factory=dict)
     label_source: str = ""
+    #: the declared language ("" = unknown: the detector decides where it is routed)
+    language: str = ""
 
 
 def load_examples(path: str | Path) -> list[Example]:
@@ -30,13 +33,13 @@ def load_examples(path: str | Path) -> list[Example]:
         if not line.strip():
             continue
         try:
-            row = json.loads(line)
+            row = safejson.loads(line)
             codes = {str(c): str(v) for c, v in (row.get("codes") or {}).items()}
             bad = {c: v for c, v in codes.items() if c not in CODES or v not in VALENCES}
             if bad:
                 raise ValueError(f"codes must map {'/'.join(CODES)} to one of {' '.join(VALENCES)}, found {bad}")
             examples.append(Example(str(row["id"]), str(row["company"]), str(row["text"]), codes,
-                                    str(row.get("label_source", ""))))
+                                    str(row.get("label_source", "")), str(row.get("language") or "")))
         except (ValueError, KeyError, TypeError, AttributeError) as exc:
             raise IntcapError(f"{path}:{n}: not a hand-coded example ({exc}); expected "
                               '{"id", "company", "text", "codes": {"NET": "+", ...}}') from exc

@@ -13,23 +13,40 @@ hvad mere hos andre vores mig min vores kunne bliver været alle over mod uden u
 _EN = frozenset("""the and of to in is that it for on with as was are be by this at from have has an
 not or but they we their which our were been will would can also there about more than into when
 he she his her its who what you your all one had do does""".split())
+_DE = frozenset("""und der die das ist nicht ich wir sie es ein eine mit auf für von zu den dem im auch
+sich aber wie war sind haben hat wenn noch nach bei aus dann oder schon sehr einen unsere""".split())
 _WORD = re.compile(r"[a-zæøåäöü]+")
 
 
 def detect_language(text: str) -> str | None:
-    """"da", "en" or None (fewer than 4 words, or no function words of either language)."""
+    """"da" (also Swedish and Norwegian, whose function words it shares), "de", "en", or None
+    (fewer than 4 words, no function words, or a tie)."""
     words = _WORD.findall(text.lower())
     if len(words) < 4:
         return None
-    da = sum(w in _DA or any(ch in "æøå" for ch in w) for w in words)
-    en = sum(w in _EN for w in words)
-    if da == en == 0:
+    scores = {"da": sum(w in _DA or any(ch in "æøå" for ch in w) for w in words),
+              "en": sum(w in _EN for w in words),
+              "de": sum(w in _DE or any(ch in "äöüß" for ch in w) for w in words)}
+    ranked = sorted(scores.values(), reverse=True)
+    if ranked[0] == 0 or ranked[0] == ranked[1]:
         return None
-    if da > en:
-        return "da"
-    if en > da:
-        return "en"
-    return None
+    return max(scores, key=scores.get)
+
+
+#: languages the multilingual companion (registered under "da") codes
+COMPANION_LANGUAGES = frozenset({"da", "sv", "no", "nb", "nn", "de"})
+
+
+def companion_key(language: str, companions) -> str:
+    """The companion that codes ``language`` ("" = the main coder): its own, else the
+    multilingual one for the Nordic languages and German."""
+    if language in companions:
+        return language
+    return "da" if language in COMPANION_LANGUAGES and "da" in companions else ""
+
+
+_NAMES = {"danish": "da", "dansk": "da", "swedish": "sv", "svenska": "sv", "norwegian": "no", "norsk": "no",
+          "bokmål": "no", "german": "de", "deutsch": "de", "english": "en"}
 
 
 def passage_language(declared: str | None, text: str) -> str:
@@ -37,5 +54,5 @@ def passage_language(declared: str | None, text: str) -> str:
     when set, else the detector's verdict, else "en"."""
     if declared:
         d = declared.strip().lower()
-        return "da" if d.startswith("da") or d in ("dansk", "danish") else d.split("-")[0][:2] or "en"
+        return _NAMES.get(d, d.split("-")[0].split("_")[0][:2] or "en")
     return detect_language(text) or "en"

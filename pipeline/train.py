@@ -12,9 +12,13 @@ from pipeline.modeldir import save_model
 from pipeline.records import text_hash
 
 
-def training_examples(extra: list[Path] = ()) -> list[Example]:
-    """The thesis's hand-coded passages plus any extra JSONL files (later ones win on id)."""
-    return merge_examples(load_examples(paths.CODED_PASSAGES), *(load_examples(p) for p in extra))
+def training_examples(extra: list[Path] = (), *, with_corpus: bool = True) -> list[Example]:
+    """The thesis's hand-coded passages, the written training corpus (corpus/train/) and any
+    extra JSONL files (later ones win on id)."""
+    from pipeline import corpus
+
+    written = corpus.examples(corpus.training_rows()) if with_corpus else []
+    return merge_examples(load_examples(paths.CODED_PASSAGES), written, *(load_examples(p) for p in extra))
 
 
 def examples_hash(examples: list[Example]) -> str:
@@ -35,9 +39,10 @@ def companion_coders(settings: CoderSettings, examples: list[Example], encoder=N
 
 
 def train_model(model_dir: Path, *, extra: list[Path] = (), settings: CoderSettings | None = None) -> str:
-    """Fit on all examples; return the new model version."""
+    """Fit on all examples (the thesis, the written corpus when ``settings.training_corpus``,
+    and ``extra``); return the new model version."""
     settings = settings or CoderSettings()
-    examples = training_examples(list(extra))
+    examples = training_examples(list(extra), with_corpus=settings.training_corpus)
     rates = base_rates(examples)
     examples = examples + augment_examples(settings, examples)
     companions = companion_coders(settings, examples)
@@ -71,20 +76,15 @@ def danish_examples() -> list[Example]:
     return [replace(e, id="da:" + e.id) for e in load_examples(DANISH)] if DANISH.is_file() else []
 
 
-OOD_DEV = paths.CORPUS / "dev" / "ood_dev.jsonl"
+REWRITES = paths.THESIS / "register_rewrites.jsonl"
 
 
 def derived_rewrites() -> list[Example]:
-    """The first-person / Q-A rewrites of thesis passages in the OOD dev set (their ``company``
-    is the thesis firm, so leave-one-company-out drops them with it); ids prefixed "rw:".
-    The dev set's new-firm passages are never used for training."""
-    import json
+    """First-person / Q-A rewrites of thesis passages (each row's ``company`` is the thesis firm
+    it rewrites, so leave-one-company-out drops it with that firm); ids prefixed "rw:"."""
     from dataclasses import replace
 
-    if not OOD_DEV.is_file():
-        return []
-    rows = {json.loads(x)["id"]: json.loads(x) for x in OOD_DEV.read_text(encoding="utf-8").splitlines() if x.strip()}
-    return [replace(e, id="rw:" + e.id) for e in load_examples(OOD_DEV) if rows[e.id].get("derived_from")]
+    return [replace(e, id="rw:" + e.id) for e in load_examples(REWRITES)] if REWRITES.is_file() else []
 
 
 def augment_examples(settings: CoderSettings, examples: list[Example]) -> list[Example]:

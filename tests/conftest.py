@@ -31,11 +31,13 @@ def samples_dir() -> Path:
 
 @pytest.fixture(scope="session")
 def trained_model(tmp_path_factory) -> Path:
-    """A real model trained on the thesis's examples (the shipped default settings)."""
+    """A real model with the shipped default settings, trained on the thesis's examples only
+    (the written corpus would make every session of the suite minutes longer)."""
+    from pipeline.coder import CoderSettings
     from pipeline.train import train_model
 
     model_dir = tmp_path_factory.mktemp("model") / "default"
-    train_model(model_dir)
+    train_model(model_dir, settings=CoderSettings(training_corpus=False))
     return model_dir
 
 

@@ -42,7 +42,7 @@ def hash_model(C: float = 2.0) -> Path:
         from pipeline.train import train_model
 
         target = _tmpdir() / key
-        train_model(target, settings=CoderSettings(encoder=HASH_ENCODER, C=C, threshold_folds=3))
+        train_model(target, settings=CoderSettings(encoder=HASH_ENCODER, C=C, threshold_folds=3, training_corpus=False))
         _models[key] = target
     return _models[key]
 

@@ -19,7 +19,7 @@ from pipeline.review.session import ReviewSession, Visit
 from pipeline.train import train_model
 from test_review_support import HASH_ENCODER
 
-FAST = CoderSettings(encoder=HASH_ENCODER, threshold_folds=2)
+FAST = CoderSettings(encoder=HASH_ENCODER, threshold_folds=2, training_corpus=False)
 
 
 @pytest.fixture()

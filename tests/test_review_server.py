@@ -207,3 +207,41 @@ def test_answer_acknowledged_survives_sigkill(out_dir):
     store.close()
     assert (answer.id, answer.passage_id, answer.codes, answer.reviewer) == (
         ack.json()["answer_id"], passage["id"], {"ABS": "-"}, "kim")
+
+
+def test_hostile_json_bodies_get_400(session):
+    with client_for(create_app(session, reviewer="ann")) as client:
+        csrf = open_page(client)
+        passage = client.get("/api/next").json()["passage"]
+        headers = {"x-csrf-token": csrf, "content-type": "application/json"}
+        huge = '{"passage_id": "%s", "codes": {}, "n": %s}' % (passage["id"], "9" * 5000)
+        r = client.post("/api/answer", content=huge, headers=headers)
+        assert r.status_code == 400 and "digits" in r.json()["error"]
+        deep = "[" * 30000 + "]" * 30000
+        r = client.post("/api/answer", content=deep, headers=headers)
+        assert r.status_code == 400 and "nested too deeply" in r.json()["error"]
+        long_text = '{"passage_id": "%s", "codes": {}}' % ("x" * 200_000)
+        assert client.post("/api/answer", content=long_text, headers=headers).status_code in (400, 413)
+    assert session.store.history() == []
+
+
+def test_undo_reaches_only_this_browser_sessions_answers(session):
+    app = create_app(session, reviewer="alice")
+    with client_for(app) as alice, client_for(app) as mallory:
+        csrf_a = open_page(alice)
+        passage = alice.get("/api/next").json()["passage"]
+        assert post(alice, "/api/answer", {"passage_id": passage["id"], "codes": {}}, csrf_a).status_code == 200
+        csrf_m = open_page(mallory)
+        r = post(mallory, "/api/undo", {"reviewer": "alice"}, csrf_m).json()
+        assert r["undone"] is None
+        assert [a.undone for a in session.store.history()] == [False]
+        assert post(alice, "/api/undo", {}, csrf_a).json()["undone"] == passage["id"]
+
+
+@pytest.mark.parametrize("host", ["127.0.0.1:80@evil.example", "127.0.0.1 evil.example", "evil.example#127.0.0.1",
+                                  "127.0.0.1:8765:1"])
+def test_host_header_parsed_strictly(session, host):
+    with client_for(create_app(session)) as client:
+        assert client.get("/", headers={"Host": host}).status_code in (400, 421)
+    with client_for(create_app(session)) as client:
+        assert client.get("/", headers={"Host": "[::1]:8765"}).status_code == 200

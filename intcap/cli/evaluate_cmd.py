@@ -28,6 +28,20 @@ def format_table(result: dict) -> str:
     g = p["gold_codings"]
     lines.append(f"same aggregation on the hand coding (ceiling): Spearman network {g['spearman_network']:.3f}, "
                  f"entrepreneurship {g['spearman_entrepreneurship']:.3f}; P7 {g['p7_matches']}/{p['companies']}")
+    v = p.get("vs_hand")
+    if v:
+        lines.append("profiles from held-out codings vs the same profiles from the hand coding: Spearman of coverage "
+                     + ", ".join(f"{c} {v['spearman_coverage'][c]:.3f}" for c in ("NET", "ENT", "ABS", "PRI"))
+                     + f"; primary focus {v['focus_matches']}/{v['companies']}")
+    dev = result.get("dev")
+    if dev:
+        lines.append(f"dev set ({dev['n']} passages, firms never trained on): mean κ {dev['mean_kappa']:.3f} ("
+                     + ", ".join(f"{c} {dev['kappa'][c]:.3f}" for c in ("NET", "ENT", "ABS", "PRI"))
+                     + f"), valence acc {dev['valence_accuracy']:.3f} (majority {dev['valence_majority_accuracy']:.3f})"
+                     + (f", English {dev['english_mean_kappa']:.3f}" if "english_mean_kappa" in dev else "")
+                     + (f", Danish {dev['danish_mean_kappa']:.3f}" if "danish_mean_kappa" in dev else ""))
+    if result.get("n_training_corpus"):
+        lines.append(f"trained on the thesis firms plus {result['n_training_corpus']} written corpus passages (corpus/train)")
     d = result.get("danish_routed")
     if d:
         lines.append(f"Danish (routed to the multilingual companion, {d['routed_to_companion']:.0%} detected; trained on "

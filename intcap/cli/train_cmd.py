@@ -17,6 +17,8 @@ def add_parser(sub):
                    help="contrastively fine-tune the encoder on the examples first (SetFit-style; minutes on CPU)")
     p.add_argument("--no-multilingual", action="store_true",
                    help="skip the multilingual companion coder (e5-small, for Danish passages) trained by default")
+    p.add_argument("--thesis-only", action="store_true",
+                   help="train on the thesis's passages (and --examples) without the written corpus in corpus/train/")
     return p
 
 
@@ -33,6 +35,8 @@ def run(args) -> int:
         settings = replace(settings, multilingual="")
     if args.finetune:
         settings = replace(settings, finetune=True)
+    if args.thesis_only:
+        settings = replace(settings, training_corpus=False)
     version = train_model(args.model_dir, extra=args.examples, settings=settings)
     print(f"trained model {version} -> {args.model_dir}")
     return 0

@@ -11,8 +11,7 @@ coding part of it silently would skew the per-company profiles.
 """
 from __future__ import annotations
 
-import json
-
+from pipeline import safejson
 from pipeline.errors import IngestError
 from pipeline.ingest.base import SourceInfo
 from pipeline.ingest.decode import decode_text
@@ -27,9 +26,9 @@ def _row(line: str, n: int, info: SourceInfo) -> dict:
         return IngestError(info.path, f"line {n}: {problem}")
 
     try:
-        row = json.loads(line)
-    except (json.JSONDecodeError, RecursionError) as exc:
-        raise bad(f"not valid JSON ({getattr(exc, 'msg', 'nested too deeply')})") from None
+        row = safejson.loads(line)
+    except ValueError as exc:
+        raise bad(str(exc)) from None
     if not isinstance(row, dict):
         raise bad(f"expected a JSON object, found {type(row).__name__}")
     for key in ("id", "text"):

@@ -18,7 +18,7 @@ import hashlib
 import hmac
 import html
 import ipaddress
-import json
+import re
 import secrets
 from importlib import resources
 
@@ -29,6 +29,7 @@ from starlette.responses import JSONResponse, PlainTextResponse, RedirectRespons
 from starlette.routing import Route
 
 from pipeline.errors import IntcapError, StoreError
+from pipeline import safejson
 from pipeline.review.answers import ReviewError, validate_reviewer
 from pipeline.review.session import ReviewSession, Visit
 
@@ -132,10 +133,14 @@ class BodyTooLarge(Exception):
     """Raised while reading a request body that outgrows the limit (answered with 413)."""
 
 
+_HOST = re.compile(r"(\[[0-9A-Fa-f:.]+\]|[A-Za-z0-9.-]+)(?::[0-9]{1,5})?")
+
+
 def _host_name(header: str) -> str:
-    if header.startswith("["):
-        return header.split("]")[0] + "]"
-    return header.rsplit(":", 1)[0] if header.count(":") == 1 else header
+    """The host part of a Host header, or "" when the header is not strictly host[:port]
+    (so "127.0.0.1:80@evil.example" names no host at all)."""
+    m = _HOST.fullmatch(header.strip())
+    return m.group(1) if m else ""
 
 
 class ReviewApp:
@@ -189,9 +194,9 @@ class ReviewApp:
         if request.headers.get("content-type", "").split(";")[0].strip() != "application/json":
             return JSONResponse({"error": "expected Content-Type: application/json"}, 415)
         try:
-            body = json.loads(await request.body())
-        except (json.JSONDecodeError, UnicodeDecodeError) as exc:
-            raise ReviewError(f"request body is not JSON ({exc})") from exc
+            body = safejson.loads(await request.body())
+        except ValueError as exc:
+            raise ReviewError(f"request body: {exc}") from exc
         if not isinstance(body, dict):
             raise ReviewError("expected a JSON object")
         action = request.url.path.rsplit("/", 1)[-1]

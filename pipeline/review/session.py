@@ -27,6 +27,8 @@ class Visit:
 
     skipped: list[str] = field(default_factory=list)
     pinned: str | None = None
+    #: ids of the answers given in this visit: undo reaches only these
+    answered: list[int] = field(default_factory=list)
 
 
 class ReviewSession:
@@ -81,8 +83,10 @@ class ReviewSession:
         stored = self.store.record(self.corpus.name, coding, validate_codes(codes), reviewer)
         with self._lock:
             self._claims.pop(coding.passage.id, None)
-        if visit is not None and visit.pinned == coding.passage.id:
-            visit.pinned = None
+        if visit is not None:
+            visit.answered.append(stored.id)
+            if visit.pinned == coding.passage.id:
+                visit.pinned = None
         return stored
 
     def skip(self, passage_id: str, visit: Visit) -> None:
@@ -95,8 +99,9 @@ class ReviewSession:
             visit.pinned = None
 
     def undo(self, reviewer: str, visit: Visit | None = None) -> Answer | None:
-        """Undo ``reviewer``'s last answer; that passage is shown next."""
-        undone = self.store.undo_last(self.corpus.name, reviewer)
+        """Undo ``reviewer``'s last answer (with a visit: the last one given in that visit, so one
+        browser session cannot undo another's); that passage is shown next."""
+        undone = self.store.undo_last(self.corpus.name, reviewer, visit.answered if visit is not None else None)
         if undone is not None and visit is not None:
             visit.pinned = undone.passage_id
             if undone.passage_id in visit.skipped:

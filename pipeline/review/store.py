@@ -189,14 +189,19 @@ class LabelStore:
             raise StoreError(f"could not save the answer for {p.id} in {self._safe_url()}: {exc}") from exc
         return _answer({**row, "id": answer_id, "undone_at": None})
 
-    def undo_last(self, corpus: str, reviewer: str) -> Answer | None:
-        """Mark ``reviewer``'s latest live answer in ``corpus`` undone (history is kept); None if there is none."""
+    def undo_last(self, corpus: str, reviewer: str, among: list[int] | None = None) -> Answer | None:
+        """Mark ``reviewer``'s latest live answer in ``corpus`` undone (history is kept); None if there is
+        none. ``among``: only answers with these ids count (the ones given in one browser session)."""
         reviewer = validate_reviewer(reviewer)
+        where = [answers.c.corpus == corpus, answers.c.reviewer == reviewer, answers.c.undone_at.is_(None)]
+        if among is not None:
+            if not among:
+                return None
+            where.append(answers.c.id.in_(list(among)))
         try:
             with self.engine.begin() as conn:
-                row = conn.execute(select(answers).where(
-                    answers.c.corpus == corpus, answers.c.reviewer == reviewer, answers.c.undone_at.is_(None),
-                ).order_by(answers.c.id.desc()).limit(1)).mappings().first()
+                row = conn.execute(select(answers).where(*where).order_by(answers.c.id.desc()).limit(1)
+                                   ).mappings().first()
                 if row is None:
                     return None
                 stamp = now()
