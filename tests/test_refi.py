@@ -295,7 +295,7 @@ def test_atlas_style_project(atlas_qdpx):
 
 
 def test_maxqda_style_project(maxqda_qdpx):
-    r = import_qdpx(maxqda_qdpx)
+    r = import_qdpx(maxqda_qdpx, sources_dir=maxqda_qdpx.parent)
     assert r.n_text_sources == 3 and r.n_codings == 7
     got = [(e["company"], e["source"], e["coder"], e["text"], e["codes"]) for e in r.examples]
     assert got == [
@@ -313,7 +313,7 @@ def test_maxqda_style_project(maxqda_qdpx):
 def test_maxqda_with_csv_mapping(maxqda_qdpx, tmp_path):
     m = tmp_path / "map.csv"
     m.write_text("their code;ours\nTema: økonomi;NET +\nENT;\n", encoding="utf-8")
-    r = import_qdpx(maxqda_qdpx, m)
+    r = import_qdpx(maxqda_qdpx, m, sources_dir=maxqda_qdpx.parent)
     texts = {e["text"]: (e["company"], e["codes"]) for e in r.examples}
     assert texts["Our Danish bank introduced us to importers in Texas."] == ("Lone Star Foods", {"NET": "+"})
     assert texts["vores direktør havde arbejdet i Malmø"] == ("Vitus_Jens", {"NET": "+", "PRI": "+"})
@@ -321,7 +321,7 @@ def test_maxqda_with_csv_mapping(maxqda_qdpx, tmp_path):
     assert texts["Vi brugte Vitus-programmet til en markedsanalyse 📊 af Sverige."][1] == {"ABS": "+"}
     j = tmp_path / "map.json"
     j.write_text(json.dumps({"Tema: økonomi": "ENT -", "Nope": "PRI"}), encoding="utf-8")
-    r2 = import_qdpx(maxqda_qdpx, j)
+    r2 = import_qdpx(maxqda_qdpx, j, sources_dir=maxqda_qdpx.parent)
     got = {e["text"]: e["codes"] for e in r2.examples}
     assert got["vores direktør havde arbejdet i Malmø"] == {"ENT": "-", "PRI": "+"}  # mapped + by name
     assert got["Our Danish bank introduced us to importers in Texas."] == {"ENT": "-"}
@@ -411,3 +411,35 @@ def test_run_export_and_run_import(thesis, tmp_path):
     report = run_import(None, FIXTURES.parent.parent.parent / "corpus" / "refi-qda" / "example_codebook.qdc",
                         None, None)
     assert "6 codes" in report and "0 map onto ours" in report
+
+
+def test_sources_outside_the_archive_need_sources_dir(maxqda_qdpx, tmp_path):
+    with pytest.raises(ImportExportError, match="not inside the project archive.*--sources-dir"):
+        import_qdpx(maxqda_qdpx)
+    elsewhere = tmp_path / "elsewhere"
+    elsewhere.mkdir()
+    with pytest.raises(ImportExportError, match="not a file inside --sources-dir"):
+        import_qdpx(maxqda_qdpx, sources_dir=elsewhere)
+
+
+@pytest.mark.parametrize("ref", ["file:///etc/passwd", "relative://../../../../etc/passwd", "/etc/passwd",
+                                 "internal://../../etc/passwd", "relative://..%2F..%2Fetc%2Fpasswd"])
+def test_untrusted_source_paths_never_read_local_files(tmp_path, ref):
+    qde = f"""<?xml version="1.0" encoding="utf-8"?>
+<Project xmlns="urn:QDA-XML:project:1.0" name="p" origin="probe">
+ <Users><User guid="00000000-0000-0000-0000-000000000001" name="u"/></Users>
+ <CodeBook><Codes><Code guid="00000000-0000-0000-0000-0000000000c1" name="NET" isCodable="true"/></Codes></CodeBook>
+ <Sources><TextSource guid="00000000-0000-0000-0000-0000000000a1" name="s" plainTextPath="{ref}">
+  <PlainTextSelection guid="00000000-0000-0000-0000-0000000000b1" startPosition="0" endPosition="400">
+   <Coding guid="00000000-0000-0000-0000-0000000000d1" creatingUser="00000000-0000-0000-0000-000000000001">
+    <CodeRef targetGUID="00000000-0000-0000-0000-0000000000c1"/></Coding></PlainTextSelection>
+ </TextSource></Sources></Project>"""
+    path = tmp_path / "probe.qdpx"
+    with zipfile.ZipFile(path, "w") as zf:
+        zf.writestr("project.qde", qde)
+    sandbox = tmp_path / "sources"
+    sandbox.mkdir()
+    for kw in ({}, {"sources_dir": sandbox}):
+        with pytest.raises(ImportExportError) as err:
+            import_qdpx(path, validate=False, **kw)
+        assert "root:" not in str(err.value)

@@ -10,6 +10,8 @@ def add_parser(sub):
     p.add_argument("--qdpx", type=Path, help="project file to read")
     p.add_argument("--qdc", type=Path, help="codebook file to read")
     p.add_argument("--map", dest="mapping", type=Path, help="CSV/JSON mapping their code names to NET/ENT/ABS/PRI")
+    p.add_argument("--sources-dir", type=Path, default=None,
+                   help="folder that sources stored outside the .qdpx may be read from (default: only the archive)")
     p.add_argument("--out", type=Path, help="hand-coded examples JSONL to write (for `intcap train --examples`)")
     return p
 
@@ -17,5 +19,5 @@ def add_parser(sub):
 def run(args) -> int:
     from pipeline.refi import run_import
 
-    print(run_import(args.qdpx, args.qdc, args.mapping, args.out))
+    print(run_import(args.qdpx, args.qdc, args.mapping, args.out, args.sources_dir))
     return 0

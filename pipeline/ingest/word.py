@@ -9,6 +9,7 @@ from __future__ import annotations
 import io
 import zipfile
 
+from pipeline.archive import DOCX_LIMITS, ArchiveError, verify_members
 from pipeline.errors import IngestError
 from pipeline.ingest.base import SourceInfo
 from pipeline.ingest.decode import magic_kind
@@ -50,6 +51,13 @@ def _open(data: bytes, info: SourceInfo):
             raise IngestError(info.path, f"looks like {what} file, not a Word .docx file")
         raise IngestError(info.path, "is not a Word .docx file (not a zip archive); "
                                      "old .doc files must be saved as .docx first")
+    try:
+        with zipfile.ZipFile(io.BytesIO(data)) as zf:
+            verify_members(zf, DOCX_LIMITS)
+    except ArchiveError as exc:
+        raise IngestError(info.path, f"Word file refused: {exc}") from None
+    except zipfile.BadZipFile as exc:
+        raise IngestError(info.path, f"is a damaged zip archive ({exc}), not a readable Word document") from None
     try:
         return docx.Document(io.BytesIO(data))
     except Exception as exc:  # python-docx raises KeyError, ValueError, lxml errors...

@@ -42,12 +42,13 @@ def write_examples(examples: list[dict], out: Path) -> None:
     atomic_write(Path(out), data.encode("utf-8"))
 
 
-def run_import(qdpx: Path | None, qdc: Path | None, mapping: Path | None, out: Path | None) -> str:
+def run_import(qdpx: Path | None, qdc: Path | None, mapping: Path | None, out: Path | None,
+               sources_dir: Path | None = None) -> str:
     """Import a project's codings as examples (written to ``out`` only after a full success),
     and/or report how a codebook maps onto ours. Returns a human-readable summary."""
     if qdpx is None and qdc is None:
         raise ImportExportError("import: nothing to read; expected --qdpx FILE and/or --qdc FILE")
-    result = import_qdpx(Path(qdpx), mapping) if qdpx is not None else None
+    result = import_qdpx(Path(qdpx), mapping, sources_dir=sources_dir) if qdpx is not None else None
     report = import_qdc(Path(qdc), mapping) if qdc is not None else None
     lines: list[str] = []
     if result is not None:

@@ -58,11 +58,12 @@ def offset_mode(origin: str, offsets: str) -> str:
 
 
 def import_qdpx(path: Path | str, mapping: Path | str | dict[str, Any] | None = None, *,
-                offsets: str = "auto", validate: bool = True) -> ImportResult:
+                offsets: str = "auto", validate: bool = True, sources_dir: Path | None = None) -> ImportResult:
     """Read every coding on a text selection of ``path`` and map it onto NET/ENT/ABS/PRI.
 
     ``mapping``: CSV/JSON file or dict ``their code -> "NET +"`` (None: map by code name).
     ``offsets``: "auto" (UTF-16 units for NVivo, code points otherwise), "codepoints", "utf16".
+    ``sources_dir``: the only folder outside the archive that sources may be read from.
     Raises ImportExportError, naming the file and the problem, for anything unreadable.
     """
     path = Path(path)
@@ -77,7 +78,7 @@ def import_qdpx(path: Path | str, mapping: Path | str | dict[str, Any] | None = 
         nodes = project_codes(root)
         resolved = resolve_codes(nodes, table)
         result.warnings += [f"mapping entry {k!r} names no code in this project" for k in unused_keys(table, nodes)]
-        reader = _Reader(path, SourceFiles(zf, path, root.get("basePath") or ""), nodes, resolved,
+        reader = _Reader(path, SourceFiles(zf, path, root.get("basePath") or "", sources_dir), nodes, resolved,
                          users(root), *cases(root), result)
         sources_el = [c for c in root if local(c) == "Sources"]
         for src in (list(sources_el[0]) if sources_el else []):

@@ -6,6 +6,7 @@ from pathlib import Path
 
 from lxml import etree
 
+from pipeline.archive import QDPX_LIMITS, ArchiveError, check_zip, read_member
 from pipeline.errors import ImportExportError
 from pipeline.refi.mapping import CodeNode
 from pipeline.refi.xmlutil import local, norm_guid
@@ -22,6 +23,11 @@ def open_qdpx(path: Path) -> tuple[zipfile.ZipFile, bytes]:
             f"{path}: not a zip archive ({exc}); a .qdpx is a zip holding project.qde and sources/ - "
             "export the project again with 'REFI-QDA project (.qdpx)'"
         ) from exc
+    try:
+        check_zip(zf, QDPX_LIMITS)
+    except ArchiveError as exc:
+        zf.close()
+        raise ImportExportError(f"{path}: refused: {exc}") from None
     names = [n for n in zf.namelist() if not n.endswith("/")]
     qde = [n for n in names if n.casefold() == "project.qde"]
     if not qde:
@@ -34,10 +40,10 @@ def open_qdpx(path: Path) -> tuple[zipfile.ZipFile, bytes]:
             "this is not a REFI-QDA project export - export it again as .qdpx"
         )
     try:
-        return zf, zf.read(qde[0])
-    except (zipfile.BadZipFile, OSError, RuntimeError) as exc:
+        return zf, read_member(zf, qde[0], QDPX_LIMITS)
+    except ArchiveError as exc:
         zf.close()
-        raise ImportExportError(f"{path}: project.qde could not be unpacked ({exc}); the zip is damaged") from exc
+        raise ImportExportError(f"{path}: project.qde: {exc}") from None
 
 
 def children(el: etree._Element, name: str) -> list[etree._Element]:

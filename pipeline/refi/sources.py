@@ -14,6 +14,7 @@ from urllib.parse import unquote, urlparse
 
 from lxml import etree
 
+from pipeline.archive import DOCX_LIMITS, QDPX_LIMITS, ArchiveError, read_member, verify_members
 from pipeline.errors import ImportExportError
 from pipeline.refi.xmlutil import local
 
@@ -21,21 +22,41 @@ OFFSET_MODES = ("auto", "codepoints", "utf16")
 
 
 class SourceFiles:
-    """Looks up files named by ``plainTextPath``/``richTextPath`` inside the zip or beside it."""
+    """Looks up files named by ``plainTextPath``/``richTextPath``: inside the zip, and outside it
+    only under ``sources_dir`` (an untrusted project must not read other files of this machine)."""
 
-    def __init__(self, zf: zipfile.ZipFile, qdpx: Path, base_path: str):
+    def __init__(self, zf: zipfile.ZipFile, qdpx: Path, base_path: str, sources_dir: Path | None = None):
         self.zf = zf
         self.qdpx = qdpx
         self.base_path = base_path
+        self.sources_dir = Path(sources_dir).resolve() if sources_dir is not None else None
         self.members = {n.replace("\\", "/").casefold(): n for n in zf.namelist() if not n.endswith("/")}
 
     def _member(self, rel: str) -> str | None:
-        rel = rel.replace("\\", "/").lstrip("/")
+        parts = PurePosixPath(rel.replace("\\", "/").lstrip("/")).parts
+        if ".." in parts:
+            return None
+        rel = "/".join(parts)
         for cand in (f"sources/{rel}", rel):  # "sources/" and NVivo's "Sources/" alike
             hit = self.members.get(cand.casefold())
             if hit:
                 return hit
         return None
+
+    def _outside(self, ref: str, path: str, what: str) -> Path:
+        """A file outside the archive: only under --sources-dir, and it must resolve inside it."""
+        if self.sources_dir is None:
+            raise ImportExportError(
+                f"{self.qdpx}: {what}: source {ref!r} is not inside the project archive; intcap reads only "
+                "the archive's own sources unless you name a folder with --sources-dir DIR")
+        given = Path(path)
+        candidate = (given if given.is_absolute() else self.sources_dir / given).resolve()
+        if not candidate.is_relative_to(self.sources_dir):
+            candidate = (self.sources_dir / given.name).resolve()  # absolute paths of another machine
+        if not candidate.is_relative_to(self.sources_dir) or not candidate.is_file():
+            raise ImportExportError(
+                f"{self.qdpx}: {what}: source {ref!r} is not a file inside --sources-dir {self.sources_dir}")
+        return candidate
 
     def read(self, ref: str, what: str) -> tuple[bytes, str]:
         """Bytes of the file ``ref`` names and the suffix (".txt", ".docx", ...)."""
@@ -43,34 +64,21 @@ class SourceFiles:
         scheme, _, rest = ref.partition("://")
         scheme = scheme.casefold() if rest else ""
         rel = unquote(rest) if rest else ref
-        disk: list[Path] = []
-        member = None
-        if scheme == "internal":
-            member = self._member(rel)
-        elif scheme == "relative":
-            if self.base_path:
-                base = self.base_path
-                if base.casefold().startswith("file:"):
-                    base = unquote(urlparse(base).path)
-                disk.append(Path(base) / rel)
-            disk.append(self.qdpx.parent / rel)
-            member = self._member(rel)
-        elif scheme == "file":
-            disk.append(Path(unquote(urlparse(ref).path)))
-        else:
-            member = self._member(rel)
-            disk.append(Path(rel) if Path(rel).is_absolute() else self.qdpx.parent / rel)
+        if scheme == "file":
+            rel = unquote(urlparse(ref).path)
         suffix = PurePosixPath(rel.replace("\\", "/")).suffix.casefold()
+        member = None if scheme == "file" else self._member(rel)
         if member is not None:
-            return self.zf.read(member), suffix
-        for p in disk:
-            if p.is_file():
-                return p.read_bytes(), suffix
-        raise ImportExportError(
-            f"{self.qdpx}: {what}: file {ref!r} not found (looked in the zip's sources/ folder"
-            + (f" and at {', '.join(str(p) for p in disk)}" if disk else "")
-            + "); re-export the project with its sources embedded, or put the file there"
-        )
+            try:
+                return read_member(self.zf, member, QDPX_LIMITS), suffix
+            except ArchiveError as exc:
+                raise ImportExportError(f"{self.qdpx}: {what}: {exc}") from None
+        if scheme == "internal":
+            raise ImportExportError(
+                f"{self.qdpx}: {what}: file {ref!r} not found in the zip's sources/ folder; re-export the "
+                "project with its sources embedded")
+        path = self._outside(ref, rel, what)
+        return path.read_bytes(), suffix
 
 
 def decode_text(data: bytes, suffix: str, what: str) -> str:
@@ -93,6 +101,11 @@ def decode_text(data: bytes, suffix: str, what: str) -> str:
 
 def docx_text(data: bytes, what: str) -> str:
     """Plain text of a Word file: its paragraphs joined by '\\n' (line breaks inside as '\\n')."""
+    try:
+        with zipfile.ZipFile(io.BytesIO(data)) as zf:
+            verify_members(zf, DOCX_LIMITS)
+    except (ArchiveError, zipfile.BadZipFile) as exc:
+        raise ImportExportError(f"{what}: Word file refused ({exc})") from None
     try:
         import docx  # python-docx, pinned in pyproject
         document = docx.Document(io.BytesIO(data))
