@@ -23,7 +23,7 @@ class ZipLimits:
 #: a Word transcript: document.xml of 128 MB is some ten million words, far past any interview
 DOCX_LIMITS = ZipLimits(max_members=2_000, max_member_bytes=128 << 20, max_total_bytes=256 << 20)
 #: a QDA project with its sources
-QDPX_LIMITS = ZipLimits(max_members=100_000, max_member_bytes=512 << 20, max_total_bytes=4 << 30)
+QDPX_LIMITS = ZipLimits(max_members=100_000, max_member_bytes=256 << 20, max_total_bytes=4 << 30)
 
 
 class ArchiveError(ValueError):

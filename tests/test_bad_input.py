@@ -245,3 +245,53 @@ def test_200_megabyte_transcript(tmp_path):
     # bytes + text (200 MB each) + a few million Turn objects; well under 2 GB
     assert peak_mb < 2000, f"peak {peak_mb} MB"
     print(f"200 MB transcript: {turns} turns in {seconds} s, peak {peak_mb} MB")
+
+
+BOMB_SCRIPT = """
+import resource, sys
+from pipeline.errors import IngestError
+from pipeline.ingest import read_source
+try:
+    read_source(sys.argv[1])
+    print("accepted")
+except IngestError as exc:
+    print("refused", resource.getrusage(resource.RUSAGE_SELF).ru_maxrss // 1024, str(exc).replace(" ", "_")[:300])
+"""
+
+
+def docx_bomb(path: Path, unpacked_mb: int, lie: bool) -> Path:
+    """A small .docx whose document.xml unpacks to ``unpacked_mb`` MB of paragraphs; with ``lie``
+    the zip header declares a few KB instead (patched after writing)."""
+    para = b"<w:p><w:r><w:t>We opened an office in Hamburg and waited for calls.</w:t></w:r></w:p>" * 1000
+    head = (b'<?xml version="1.0" encoding="UTF-8" standalone="yes"?><w:document xmlns:w='
+            b'"http://schemas.openxmlformats.org/wordprocessingml/2006/main"><w:body>')
+    with zipfile.ZipFile(path, "w", zipfile.ZIP_DEFLATED) as zf:
+        zf.writestr("[Content_Types].xml", '<?xml version="1.0"?><Types xmlns="http://schemas.openxmlformats.org/'
+                    'package/2006/content-types"/>')
+        with zf.open("word/document.xml", "w", force_zip64=True) as fh:
+            fh.write(head)
+            for _ in range(unpacked_mb * (1 << 20) // len(para)):
+                fh.write(para)
+            fh.write(b"</w:body></w:document>")
+    if lie:  # declare 4 KB in both the local and the central header (zip64 extra fields hold the sizes)
+        data = bytearray(path.read_bytes())
+        real = unpacked_mb * (1 << 20) // len(para) * len(para) + len(head) + len(b"</w:body></w:document>")
+        packed = struct.pack("<Q", real)
+        for at in [i for i in range(len(data)) if data.startswith(packed, i)]:
+            data[at:at + 8] = struct.pack("<Q", 4096)
+        path.write_bytes(bytes(data))
+    return path
+
+
+@pytest.mark.parametrize("lie", [False, True])
+def test_docx_bomb_is_a_clear_error_with_bounded_memory(tmp_path, lie):
+    path = docx_bomb(tmp_path / "bomb.docx", 300, lie)
+    assert path.stat().st_size < 2 * (1 << 20)  # small on disk
+    out = subprocess.run([sys.executable, "-c", BOMB_SCRIPT, str(path)], cwd=ROOT, capture_output=True,
+                         text=True, timeout=300).stdout.split()
+    assert out and out[0] == "refused", out
+    peak_mb, message = int(out[1]), out[2].replace("_", " ")
+    assert "decompression bomb" in message or "damaged" in message or "could not be unpacked" in message, message
+    # python + python-docx + lxml loaded is ~100 MB; the 300 MB document is never held
+    assert peak_mb < 250, f"peak {peak_mb} MB"
+    print(f"docx bomb (header {'lies' if lie else 'honest'}): refused, peak {peak_mb} MB")
