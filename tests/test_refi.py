@@ -443,3 +443,18 @@ def test_untrusted_source_paths_never_read_local_files(tmp_path, ref):
         with pytest.raises(ImportExportError) as err:
             import_qdpx(path, validate=False, **kw)
         assert "root:" not in str(err.value)
+
+
+@pytest.mark.parametrize("doctype", [
+    '<!DOCTYPE Project [<!ENTITY xxe SYSTEM "file:///etc/passwd">]>',
+    '<!DOCTYPE Project [<!ENTITY a "aaaaaaaaaa"><!ENTITY b "&a;&a;&a;&a;&a;&a;&a;&a;&a;&a;">]>',
+])
+def test_xml_with_entities_is_a_clear_error(tmp_path, doctype):
+    qde = f"""<?xml version="1.0" encoding="utf-8"?>{doctype}
+<Project xmlns="urn:QDA-XML:project:1.0" name="&{'xxe' if 'xxe' in doctype else 'b'};" origin="probe"/>"""
+    path = tmp_path / "xxe.qdpx"
+    with zipfile.ZipFile(path, "w") as zf:
+        zf.writestr("project.qde", qde)
+    with pytest.raises(ImportExportError, match="DTD|external entity") as err:
+        import_qdpx(path)
+    assert "root:" not in str(err.value)

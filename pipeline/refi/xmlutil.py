@@ -79,8 +79,15 @@ def parse_xml(data: bytes, what: str, schema_name: str, validate: bool = True) -
             "re-export it from the QDA program"
         ) from exc
     tree = root.getroottree()
+    if tree.docinfo.internalDTD is not None or tree.docinfo.doctype:
+        # QDA-XML never declares a DTD; entities in one are how XXE and entity bombs arrive
+        raise ImportExportError(f"{what}: declares a DTD (<!DOCTYPE ...>), which QDA-XML documents never do; "
+                                "refusing it (entity declarations can read local files) - re-export it")
     if validate:
-        errors = schema_errors(tree, schema_name)
+        try:
+            errors = schema_errors(tree, schema_name)
+        except etree.XMLSchemaValidateError as exc:
+            raise ImportExportError(f"{what}: could not be checked against {schema_name} ({exc})") from None
         if errors:
             raise ImportExportError(
                 f"{what}: not valid against {schema_name} (REFI-QDA 1.0): " + "; ".join(errors)
