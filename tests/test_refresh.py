@@ -227,3 +227,23 @@ def test_sigkill_halfway_resumes_to_the_same_store(tmp_path, spy):
         uninterrupted = store.dump()
     assert after_kill == uninterrupted
     assert (resumed["added"], resumed["passages_coded"]) == (straight["added"], straight["passages_coded"]) == (30, 60)
+
+
+def test_hostile_jsonl_is_one_failed_file_and_refresh_goes_on(tmp_path, capsys):
+    """A 5,000-digit integer or a 30,000-deep array in one JSONL line fails that file alone,
+    on every run, and the run is finished (not left "running")."""
+    model = hash_model()
+    corpus = tmp_path / "corpus"
+    write_corpus(corpus, 2)
+    (corpus / "bigint.jsonl").write_text('{"id": "a", "company": "X", "text": "t", "n": ' + "9" * 5000 + "}\n")
+    (corpus / "deep.jsonl").write_text('{"id": "a", "text": "t", "n": ' + "[" * 30000 + "]" * 30000 + "}\n")
+    db = tmp_path / "r.db"
+    for _ in range(2):
+        assert main(["refresh", str(corpus), "--db", str(db), "--model-dir", str(model), "--no-prefect"]) == 2
+        err = capsys.readouterr().err
+        assert "bigint.jsonl: line 1: not usable JSON (an integer of 5000 digits" in err
+        assert "deep.jsonl: line 1: not valid JSON (nested too deeply)" in err
+    with open_store(db) as store:
+        runs = store.list_runs()
+        assert [r["status"] for r in runs] == ["finished", "finished"] or all(r["status"] != "running" for r in runs)
+        assert runs[0]["added"] == 2
