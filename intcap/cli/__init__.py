@@ -11,11 +11,22 @@ import sys
 
 from pipeline.errors import IntcapError
 
-COMMANDS = ("code", "train", "evaluate", "export", "import", "refresh", "history", "schedule", "review", "labels")
+COMMANDS = ("code", "train", "evaluate", "export", "import", "refresh", "history", "schedule", "review", "labels",
+            "corpus")
+DESCRIPTION = ("Code interview transcripts into per-company internationalization-capacity profiles "
+               "(networks, entrepreneurship, absorptive capacity, prior knowledge), offline.")
 
 
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="intcap", description=__doc__.splitlines()[0])
+    from importlib.metadata import PackageNotFoundError, version
+
+    try:
+        ver = version("intcap")
+    except PackageNotFoundError:
+        ver = "unknown"
+    parser = argparse.ArgumentParser(prog="intcap", description=DESCRIPTION,
+                                     epilog="Run `intcap COMMAND --help` for a command's options.")
+    parser.add_argument("--version", action="version", version=f"intcap {ver}")
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
     for name in COMMANDS:
         module = importlib.import_module(f"intcap.cli.{name}_cmd")
