@@ -104,15 +104,35 @@ def _mpnet() -> Encoder:
     return SentenceTransformerEncoder("mpnet.v1", path)
 
 
+class ConcatEncoder:
+    """Two encoders side by side: each text's embeddings concatenated and re-normalised (an
+    ensemble at the feature level; the heads weigh both)."""
+
+    def __init__(self, name: str, parts: Sequence[Encoder]):
+        self.name = name
+        self.parts = list(parts)
+
+    @property
+    def dim(self) -> int:
+        return sum(p.dim for p in self.parts)
+
+    def encode(self, texts: Sequence[str]) -> np.ndarray:
+        vecs = np.hstack([p.encode(texts) for p in self.parts])
+        return (vecs / np.maximum(np.linalg.norm(vecs, axis=1, keepdims=True), 1e-12)).astype(np.float32)
+
+
 ENCODERS: dict[str, Callable[[], Encoder]] = {
     "minilm.v1": _minilm,
     "e5-small.v1": E5SmallEncoder,
     "mpnet.v1": _mpnet,
     "hashing.v1": HashingEncoder,
+    "minilm+e5.v1": lambda: ConcatEncoder("minilm+e5.v1", [load_encoder(p) for p in COMPOSITES["minilm+e5.v1"]]),
 }
+#: encoders made of registered ones
+COMPOSITES: dict[str, list[str]] = {"minilm+e5.v1": ["minilm.v1", "e5-small.v1"]}
 
 _loaded: dict[str, Encoder] = {}
-_lock = threading.Lock()
+_lock = threading.RLock()  # re-entrant: a composite loads its parts
 
 #: registered encoder -> (distribution that ships its weights, weight files inside its package dir)
 ENCODER_PACKAGES: dict[str, tuple[str, str, tuple[str, ...]]] = {
@@ -125,6 +145,8 @@ _fingerprints: dict[str, dict] = {}
 def encoder_fingerprint(name: str) -> dict:
     """What pins a registered encoder's weights: its distribution, version and the SHA-256 of its
     weight files (computed once per process). {} for encoders without packaged weights."""
+    if name in COMPOSITES:
+        return {"parts": {part: encoder_fingerprint(part) for part in COMPOSITES[name]}}
     if name not in ENCODER_PACKAGES:
         return {}
     if name not in _fingerprints:

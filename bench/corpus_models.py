@@ -1,0 +1,162 @@
+"""Model candidates on the written corpus: the dev set and the thesis LOCO, in one run.
+
+    .venv/bin/python bench/corpus_models.py [--only NAME ...] [--loco NAME ...] [--curve]
+                                            [--out bench/results/corpus_models.json]
+
+Every candidate trains on the thesis passages, their register rewrites and corpus/train/
+(the written corpus), then codes corpus/dev/ (firms never trained on); with ``--loco`` the
+named candidates are also measured leave-one-company-out on the thesis (each fold trains
+on 13 thesis firms plus the whole written corpus, which is about other firms). Choose on
+the dev set; the LOCO column is reported next to it. ``--curve`` draws the dev learning
+curve of the first candidate at 250, 500, 1,000, 2,000 and all written passages.
+
+Embeddings come through the on-disk cache, so a re-run encodes only new texts; coding
+speed is measured separately on an uncached encoder (passages/s on the dev texts).
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import random
+import sys
+import time
+from dataclasses import asdict, replace
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+
+from pipeline import corpus, paths  # noqa: E402
+from pipeline.candidates import CoderCandidate, RoutedCandidate  # noqa: E402
+from pipeline.coder import CoderSettings  # noqa: E402
+from pipeline.embed import COMPOSITES, CachedEncoder, ConcatEncoder, EmbeddingCache, load_encoder  # noqa: E402
+from pipeline.evaluate import coding_metrics, dev_metrics, loco_pool  # noqa: E402
+from pipeline.examples import load_examples  # noqa: E402
+from pipeline.train import augment_examples  # noqa: E402
+
+DEFAULT = CoderSettings()
+
+
+def candidates() -> dict[str, CoderSettings]:
+    return {
+        "thesis only (previous default)": replace(DEFAULT, training_corpus=False),
+        "default recipe + corpus": DEFAULT,
+        "valence heads balanced": replace(DEFAULT, valence_balanced=True),
+        "no TF-IDF head": replace(DEFAULT, tfidf_weight=0.0),
+        "TF-IDF weight 0.5": replace(DEFAULT, tfidf_weight=0.5),
+        "C=1": replace(DEFAULT, C=1.0),
+        "passage pooling": replace(DEFAULT, pooling="passage"),
+        "e5-small for every language": replace(DEFAULT, encoder="e5-small.v1", multilingual=""),
+        "MiniLM+e5 concatenated (ensemble)": replace(DEFAULT, encoder="minilm+e5.v1", multilingual=""),
+        "MiniLM+e5 concatenated + companion": replace(DEFAULT, encoder="minilm+e5.v1"),
+    }
+
+
+class Encoders:
+    """Cached encoders by name (composites built from cached parts)."""
+
+    def __init__(self, cache: EmbeddingCache):
+        self.cache = cache
+        self.loaded = {}
+
+    def __call__(self, name: str):
+        if name not in self.loaded:
+            if name in COMPOSITES:
+                self.loaded[name] = ConcatEncoder(name, [self(p) for p in COMPOSITES[name]])
+            else:
+                self.loaded[name] = CachedEncoder(load_encoder(name), self.cache)
+        return self.loaded[name]
+
+
+def make_candidate(settings: CoderSettings, encoders: Encoders):
+    if settings.multilingual:
+        return RoutedCandidate("c", encoders(settings.encoder), settings, encoders(settings.multilingual))
+    return CoderCandidate("c", encoders(settings.encoder), settings)
+
+
+def pool_for(settings: CoderSettings, thesis, written):
+    return thesis + augment_examples(settings, thesis) + (written if settings.training_corpus else [])
+
+
+def speed(settings: CoderSettings, fitted, texts) -> float:
+    """Passages/s coding ``texts`` with uncached encoders (model loading excluded)."""
+    raw = {n: load_encoder(n) for n in {settings.encoder, settings.multilingual} - {""}}
+    for enc in raw.values():
+        enc.encode(["warm-up"])
+    fitted.use_encoder(raw[settings.encoder])
+    for comp in fitted.coder_.companions.values():
+        comp.encoder = raw[settings.multilingual]
+    examples = [t for t in texts]
+    t0 = time.perf_counter()
+    fitted.predict(examples)
+    return round(len(examples) / max(time.perf_counter() - t0, 1e-9), 1)
+
+
+def main(argv=None) -> int:
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--only", nargs="*", default=None)
+    ap.add_argument("--loco", nargs="*", default=[], help="candidates also measured on the thesis LOCO ('all' = every one)")
+    ap.add_argument("--curve", action="store_true")
+    ap.add_argument("--speed", action="store_true", help="measure coding speed with uncached encoders")
+    ap.add_argument("--out", type=Path, default=ROOT / "bench" / "results" / "corpus_models.json")
+    args = ap.parse_args(argv)
+    encoders = Encoders(EmbeddingCache(paths.embedding_cache()))
+    thesis = load_examples(paths.CODED_PASSAGES)
+    written = corpus.examples(corpus.training_rows())
+    dev = corpus.examples(corpus.dev_rows())
+    print(f"thesis {len(thesis)}, written training corpus {len(written)}, dev {len(dev)}", flush=True)
+    results = {"n_thesis": len(thesis), "n_written": len(written), "n_dev": len(dev), "rows": {}}
+    chosen = {k: v for k, v in candidates().items() if args.only is None or k in args.only}
+    for name, settings in chosen.items():
+        t0 = time.perf_counter()
+        pool = pool_for(settings, thesis, written)
+        cand = make_candidate(settings, encoders).fit(pool)
+        fit_s = time.perf_counter() - t0
+        row = {"settings": asdict(settings), "train_seconds_cached": round(fit_s, 1),
+               "dev": dev_metrics(dev, cand.predict(dev), pool)}
+        if args.speed:
+            row["passages_per_s"] = speed(settings, cand, dev)
+        if name in args.loco or "all" in args.loco:
+            t1 = time.perf_counter()
+            main_cand = CoderCandidate("c", encoders(settings.encoder), settings)
+            row["loco"] = coding_metrics(thesis, loco_pool(main_cand, pool, thesis))
+            row["loco_seconds"] = round(time.perf_counter() - t1, 1)
+        results["rows"][name] = row
+        d = row["dev"]
+        print(f"{name:40s} dev κ {d['mean_kappa']:.3f} (" + " ".join(f"{c} {d['kappa'][c]:.3f}" for c in d["kappa"])
+              + f") val {d['valence_accuracy']:.3f}/{d['valence_majority_accuracy']:.3f}"
+              + f" en {d.get('english_mean_kappa', float('nan')):.3f} da {d.get('danish_mean_kappa', float('nan')):.3f}"
+              + (f" | LOCO {row['loco']['mean_kappa']:.3f}" if "loco" in row else "")
+              + (f" | {row['passages_per_s']}/s" if "passages_per_s" in row else "")
+              + f" | fit {fit_s:.0f}s", flush=True)
+        args.out.parent.mkdir(parents=True, exist_ok=True)
+        args.out.write_text(json.dumps(results, indent=1, ensure_ascii=False))
+    if args.curve:
+        name, settings = next(iter(chosen.items()))
+        by_firm: dict[str, list] = {}
+        for e in written:
+            by_firm.setdefault(e.company, []).append(e)
+        firms = sorted(by_firm)
+        random.Random(0).shuffle(firms)
+        curve = []
+        for size in [250, 500, 1000, 2000, len(written)]:
+            if size > len(written):
+                continue
+            subset = []
+            for f in firms:  # whole firms, in a fixed random order, until the size is reached
+                if len(subset) >= size:
+                    break
+                subset += by_firm[f]
+            pool = pool_for(settings, thesis, subset[:size])
+            cand = make_candidate(settings, encoders).fit(pool)
+            d = dev_metrics(dev, cand.predict(dev), pool)
+            curve.append({"written_passages": size, "dev_mean_kappa": d["mean_kappa"], "dev_kappa": d["kappa"],
+                          "dev_valence_accuracy": d["valence_accuracy"]})
+            print(f"curve {size:5d}: dev κ {d['mean_kappa']:.3f}", flush=True)
+        results["learning_curve"] = {"candidate": name, "points": curve}
+        args.out.write_text(json.dumps(results, indent=1, ensure_ascii=False))
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
