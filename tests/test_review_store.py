@@ -147,3 +147,29 @@ def test_two_reviewer_processes_answering_at_once_lose_nothing(out_dir):
     store.close()
     assert len(history) == 2 * n and len({a.id for a in history}) == 2 * n
     assert sorted(a.reviewer for a in history) == ["ann"] * n + ["bob"] * n
+
+
+def test_damaged_label_database_is_one_clear_line(tmp_path, capsys):
+    """A database whose header is valid but whose pages are garbage: every command that reads
+    it says so in one line (no SQLAlchemy traceback), and the server answers 503."""
+    from intcap.cli import main
+    from pipeline.errors import StoreError
+    from test_review_support import small_out_dir
+
+    out = small_out_dir(tmp_path / "out", companies=1)
+    store = LabelStore.open(out)
+    store.close()
+    db = out / "labels.sqlite"
+    data = bytearray(db.read_bytes())
+    page = int.from_bytes(data[16:18], "big") or 65536
+    for at in range(page, len(data)):  # keep page 1's 100-byte header, wreck everything after it
+        data[at] = (at * 131) % 251
+    db.write_bytes(bytes(data))
+    for wal in out.glob("labels.sqlite-*"):
+        wal.unlink()
+    assert main(["labels", "export", str(out), "--out", str(tmp_path / "x.jsonl")]) == 1
+    err = capsys.readouterr().err
+    assert err.startswith("intcap: error: ") and "damaged" in err and "Traceback" not in err
+    assert len(err.strip().splitlines()) == 1
+    with pytest.raises(StoreError, match="damaged|cannot read"):
+        LabelStore.open(out)

@@ -9,6 +9,8 @@ in separate tables; the export reads only the former.
 """
 from __future__ import annotations
 
+from contextlib import contextmanager
+
 import datetime as dt
 import json
 from dataclasses import dataclass
@@ -139,10 +141,19 @@ class LabelStore:
             else:
                 self.engine = create_engine(url, pool_pre_ping=True)
             metadata.create_all(self.engine)
+            if url.startswith("sqlite"):
+                with self.engine.connect() as conn:
+                    verdict = conn.exec_driver_sql("PRAGMA quick_check").scalar()
+                if verdict != "ok":
+                    raise StoreError(f"the label database {self._safe_url()} is damaged (SQLite quick_check: "
+                                     f"{str(verdict)[:200]}); restore it from a backup")
         except (SQLAlchemyError, ImportError, OSError) as exc:
-            raise StoreError(f"cannot open the label database {self._safe_url()}: {exc}. Expected an SQLite path or "
-                             "an SQLAlchemy URL such as postgresql+psycopg://user@host/db (with its driver installed)"
-                             ) from exc
+            why = _short(exc)
+            hint = ("the file is damaged; restore it from a backup (answers are also in any `intcap labels export`)"
+                    if any(w in why for w in ("malformed", "not a database", "corrupt")) else
+                    "expected an SQLite path or an SQLAlchemy URL such as postgresql+psycopg://user@host/db "
+                    "(with its driver installed)")
+            raise StoreError(f"cannot open the label database {self._safe_url()}: {why}; {hint}") from exc
 
     @classmethod
     def open(cls, out_dir: Path | None = None, db: str | None = None) -> "LabelStore":
@@ -154,8 +165,16 @@ class LabelStore:
     def close(self) -> None:
         self.engine.dispose()
 
+    @contextmanager
     def _read(self):
-        return self.engine.connect().execution_options(intcap_read=True)
+        """A read connection; a damaged or unreachable database is a StoreError, not a traceback."""
+        try:
+            with self.engine.connect().execution_options(intcap_read=True) as conn:
+                yield conn
+        except SQLAlchemyError as exc:
+            raise StoreError(f"cannot read the label database {self._safe_url()}: {_short(exc)}. If the file is "
+                             "damaged, restore it from a backup (answers are also in any `intcap labels export`)"
+                             ) from exc
 
     # -- writing -----------------------------------------------------------------------------
     def _suggestion_id(self, conn: Connection, corpus: str, passage_id: str, suggestion: Suggestion) -> int:
@@ -247,6 +266,12 @@ class LabelStore:
             for a in rows:
                 fh.write(json.dumps(a.to_example(), ensure_ascii=False) + "\n")
         return len(rows)
+
+
+def _short(exc: Exception) -> str:
+    """The driver's own message, without SQLAlchemy's statement dump and link."""
+    orig = getattr(exc, "orig", None)
+    return str(orig if orig is not None else exc).splitlines()[0][:200]
 
 
 def _answer(row) -> Answer:
