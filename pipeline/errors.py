@@ -17,6 +17,10 @@ class IngestError(IntcapError):
         super().__init__(f"{self.path}: {problem}")
 
 
+class ListedButMissing(IngestError):
+    """A file the manifest lists is not in the folder (deleted, or a typo in manifest.csv)."""
+
+
 class ModelError(IntcapError):
     """A model directory is missing, incomplete or fails its integrity check."""
 

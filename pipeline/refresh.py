@@ -27,7 +27,7 @@ from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from pipeline.errors import IngestError, IntcapError, ModelError
+from pipeline.errors import IngestError, IntcapError, ListedButMissing, ModelError
 from pipeline.ingest import MANIFEST_NAME, ManifestEntry, discover, load_manifest, read_source
 from pipeline.ingest.registry import read_bytes
 from pipeline.modeldir import load_model, read_manifest
@@ -58,6 +58,7 @@ class Plan:
     files: int
     jobs: list[FileJob] = field(default_factory=list)
     removed: list[str] = field(default_factory=list)
+    warnings: list[str] = field(default_factory=list)
 
 
 # -- planning -----------------------------------------------------------------------------------
@@ -93,6 +94,11 @@ def plan_refresh(corpus: Path, store: Store, model_version: str) -> Plan:
     seen: set[str] = set()
     for error in errors:
         name = source_name(Path(error.path), root)
+        if isinstance(error, ListedButMissing):
+            # deleted from the folder but still in manifest.csv: removed like any deleted file
+            plan.warnings.append(f"{name}: {error.problem}; treated as removed (delete its row from "
+                                 f"{MANIFEST_NAME} to silence this)")
+            continue
         seen.add(name)
         if name not in done:
             store.record_failure(run_id, name, error.problem)
@@ -331,6 +337,7 @@ def refresh(corpus: Path, store: Store, model_dir: Path, *, batch_size: int = DE
     profiles = profiles_from_store(store, ProfileSettings.from_manifest(manifest))
     run = store.finish_run(plan.run_id, plan.files, (profile_row(p) for p in profiles))
     result = summary(store, run, resumed=plan.resumed)
+    result["warnings"] = plan.warnings
     #: worker process id -> times it loaded the model (1 each: loaded once per worker, not per task)
     result["model_loads"] = {str(pid): n for pid, n in sorted(loads.items())}
     if out_dir is not None:

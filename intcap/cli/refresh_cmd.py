@@ -7,6 +7,7 @@ company's profile across runs) are written too.
 """
 from __future__ import annotations
 
+import sys
 from pathlib import Path
 
 from intcap.cli.options import add_model_dir, report_failures
@@ -45,6 +46,8 @@ def run(args) -> int:
           f"{s['removed']} removed, {s['unchanged']} unchanged, {s['failed']} failed; "
           f"{s['passages_coded']} passages coded, {s['passages']} stored, {s['companies']} companies "
           f"(model {s['model_version']}, {s['db']})")
+    for warning in s.get("warnings", []):
+        print(f"intcap: warning: {warning}", file=sys.stderr)
     if args.out:
         print(f"results in {args.out}")
     return report_failures(s["failures"], "the others are up to date.")

@@ -11,7 +11,7 @@ import stat
 from pathlib import Path
 from typing import Iterator
 
-from pipeline.errors import IngestError
+from pipeline.errors import IngestError, ListedButMissing
 from pipeline.ingest.manifest import MANIFEST_NAME, ManifestEntry, load_manifest
 from pipeline.ingest.registry import READERS, read_source, reader_for, supported_extensions
 from pipeline.records import Transcript
@@ -96,7 +96,7 @@ def discover(folder: str | Path) -> tuple[list[Path], list[IngestError]]:
     for name in manifest:
         target = folder / name
         if not target.exists() and not target.is_symlink():
-            errors.append(IngestError(target, f"is listed in {MANIFEST_NAME} but does not exist"))
+            errors.append(ListedButMissing(target, f"is listed in {MANIFEST_NAME} but does not exist"))
     if not files:
         errors.append(IngestError(folder, f"contains no transcripts (supported: {', '.join(supported_extensions())})"))
     return files, errors
