@@ -173,3 +173,28 @@ def test_damaged_label_database_is_one_clear_line(tmp_path, capsys):
     assert len(err.strip().splitlines()) == 1
     with pytest.raises(StoreError, match="damaged|cannot read"):
         LabelStore.open(out)
+
+
+def test_holds_are_respected_across_processes(tmp_path):
+    """Two review sessions with their own connections (as two `review cli` processes) never get
+    the same passage while the other holds it."""
+    from pipeline.review.session import ReviewSession, Visit
+
+    out = small_out_dir(tmp_path / "out", companies=2)
+    a, b = ReviewSession.open(out, strategy="uncertainty"), ReviewSession.open(out, strategy="uncertainty")
+    try:
+        va, vb = Visit(), Visit()
+        answered: list[str] = []
+        while True:
+            ca, cb = a.next_coding(va, "terminal:ann"), b.next_coding(vb, "terminal:bob")
+            if ca is None and cb is None:
+                break
+            assert ca is None or cb is None or ca.passage.id != cb.passage.id
+            for sess, c, who, v in ((a, ca, "ann", va), (b, cb, "bob", vb)):
+                if c is not None:
+                    sess.answer(c.passage.id, {}, who, v)
+                    answered.append(c.passage.id)
+        assert len(answered) == len(set(answered)) == len(a.corpus)
+    finally:
+        a.store.close()
+        b.store.close()

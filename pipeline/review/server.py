@@ -206,7 +206,7 @@ class ReviewApp:
                                              body.get("codes"), reviewer, visit)
             result = {"ok": True, "answer_id": stored.id, "passage_id": stored.passage_id}
         elif action == "skip":
-            self.session.skip(str(body.get("passage_id", "")), visit)
+            self.session.skip(str(body.get("passage_id", "")), visit, sid)
             result = {"ok": True}
         else:
             undone = await run_in_threadpool(self.session.undo, reviewer, visit)

@@ -6,8 +6,8 @@ straight to the label store.
 """
 from __future__ import annotations
 
+import secrets
 import threading
-import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -38,7 +38,8 @@ class ReviewSession:
         self.corpus = corpus
         self.store = store
         self.queue = ReviewQueue(corpus, strategy)
-        self._claims: dict[str, tuple[str, float]] = {}
+        #: this process's prefix for holders, so visitors of two processes never share a name
+        self._process = secrets.token_hex(6)
         self._lock = threading.Lock()
 
     @classmethod
@@ -46,28 +47,37 @@ class ReviewSession:
              corpus_name: str | None = None) -> "ReviewSession":
         return cls(ReviewCorpus.load(out_dir, corpus_name), LabelStore.open(out_dir, db), make_strategy(strategy))
 
+    def _holder(self, visitor: str) -> str:
+        return f"{self._process}:{visitor}"[:200]
+
     def _claimed_by_others(self, visitor: str) -> set[str]:
-        cutoff = time.monotonic() - CLAIM_SECONDS
-        return {pid for pid, (who, at) in self._claims.items() if who != visitor and at > cutoff}
+        """Passages shown to another reviewer in the last CLAIM_SECONDS, in any process (the holds
+        live in the label store)."""
+        return self.store.held_by_others(self.corpus.name, self._holder(visitor))
 
     def next_coding(self, visit: Visit, visitor: str = "") -> Coding | None:
         """The passage to show next (the pinned one after an undo), or None when the queue is empty."""
         reviewed = self.store.reviewed_ids(self.corpus.name)
         done = set(reviewed)
+        holder = self._holder(visitor)
         with self._lock:
             if visit.pinned and visit.pinned not in done and visit.pinned in self.corpus.index:
-                chosen = visit.pinned
-            else:
-                visit.pinned = None
-                exclude = set(visit.skipped) | self._claimed_by_others(visitor)
+                self.store.claim(self.corpus.name, visit.pinned, holder, CLAIM_SECONDS)
+                return self.corpus.get(visit.pinned)
+            visit.pinned = None
+            refused: set[str] = set()
+            while True:
+                exclude = set(visit.skipped) | self._claimed_by_others(visitor) | refused
                 ids = self.queue.next_ids(reviewed, exclude, 1, recent=visit.skipped)
                 if not ids and visit.skipped:  # everything left was skipped: start over on the skipped ones
                     visit.skipped.clear()
-                    ids = self.queue.next_ids(reviewed, self._claimed_by_others(visitor), 1)
+                    ids = self.queue.next_ids(reviewed, self._claimed_by_others(visitor) | refused, 1)
                 if not ids:
                     return None
                 chosen = ids[0]
-            self._claims[chosen] = (visitor, time.monotonic())
+                if self.store.claim(self.corpus.name, chosen, holder, CLAIM_SECONDS):
+                    break
+                refused.add(chosen)  # another process took it between our read and our claim
         return self.corpus.get(chosen)
 
     def coding(self, passage_id: str) -> Coding:
@@ -81,18 +91,15 @@ class ReviewSession:
         """Store the answer (committed before this returns)."""
         coding = self.coding(passage_id)
         stored = self.store.record(self.corpus.name, coding, validate_codes(codes), reviewer)
-        with self._lock:
-            self._claims.pop(coding.passage.id, None)
         if visit is not None:
             visit.answered.append(stored.id)
             if visit.pinned == coding.passage.id:
                 visit.pinned = None
         return stored
 
-    def skip(self, passage_id: str, visit: Visit) -> None:
+    def skip(self, passage_id: str, visit: Visit, visitor: str = "") -> None:
         coding = self.coding(passage_id)
-        with self._lock:
-            self._claims.pop(coding.passage.id, None)
+        self.store.release(self.corpus.name, coding.passage.id, self._holder(visitor))
         if coding.passage.id not in visit.skipped:
             visit.skipped.append(coding.passage.id)
         if visit.pinned == coding.passage.id:

@@ -9,6 +9,7 @@ in separate tables; the export reads only the former.
 """
 from __future__ import annotations
 
+import time
 from contextlib import contextmanager
 
 import datetime as dt
@@ -16,7 +17,7 @@ import json
 from dataclasses import dataclass
 from pathlib import Path
 
-from sqlalchemy import (Boolean, Column, ForeignKey, Index, Integer, MetaData, String, Table, Text, UniqueConstraint,
+from sqlalchemy import (Boolean, Column, Float, ForeignKey, Index, Integer, MetaData, String, Table, Text, UniqueConstraint,
                         create_engine, event, select, update)
 from sqlalchemy.engine import Connection, Engine
 from sqlalchemy.exc import IntegrityError, SQLAlchemyError
@@ -63,6 +64,16 @@ answers = Table(
     Column("undone_by", String(100), nullable=True),
     Index("ix_answers_corpus_passage", "corpus", "passage_id"),
     Index("ix_answers_reviewer", "corpus", "reviewer"),
+)
+
+#: which reviewer session holds a passage (shown, not yet answered), so that reviewers in other
+#: processes or on other machines are not shown it at the same time
+claims = Table(
+    "claims", metadata,
+    Column("corpus", String(200), primary_key=True),
+    Column("passage_id", String(300), primary_key=True),
+    Column("holder", String(200), nullable=False),
+    Column("expires", Float, nullable=False),  # epoch seconds
 )
 
 
@@ -207,6 +218,39 @@ class LabelStore:
         except SQLAlchemyError as exc:
             raise StoreError(f"could not save the answer for {p.id} in {self._safe_url()}: {exc}") from exc
         return _answer({**row, "id": answer_id, "undone_at": None})
+
+    def claim(self, corpus: str, passage_id: str, holder: str, seconds: float) -> bool:
+        """Hold ``passage_id`` for ``holder`` for ``seconds``; False if someone else holds it."""
+        stamp = time.time()
+        key = (claims.c.corpus == corpus, claims.c.passage_id == passage_id)
+        try:
+            with self.engine.begin() as conn:
+                row = conn.execute(select(claims.c.holder, claims.c.expires).where(*key)).first()
+                if row is None:
+                    conn.execute(claims.insert().values(corpus=corpus, passage_id=passage_id, holder=holder,
+                                                        expires=stamp + seconds))
+                elif row.holder == holder or row.expires < stamp:
+                    conn.execute(update(claims).where(*key).values(holder=holder, expires=stamp + seconds))
+                else:
+                    return False
+        except IntegrityError:  # another process inserted the same claim first
+            return False
+        except SQLAlchemyError as exc:
+            raise StoreError(f"could not hold a passage in {self._safe_url()}: {_short(exc)}") from exc
+        return True
+
+    def release(self, corpus: str, passage_id: str, holder: str) -> None:
+        try:
+            with self.engine.begin() as conn:
+                conn.execute(claims.delete().where(claims.c.corpus == corpus, claims.c.passage_id == passage_id,
+                                                   claims.c.holder == holder))
+        except SQLAlchemyError as exc:
+            raise StoreError(f"could not release a passage in {self._safe_url()}: {_short(exc)}") from exc
+
+    def held_by_others(self, corpus: str, holder: str) -> set[str]:
+        with self._read() as conn:
+            return {r.passage_id for r in conn.execute(select(claims.c.passage_id).where(
+                claims.c.corpus == corpus, claims.c.holder != holder, claims.c.expires >= time.time()))}
 
     def undo_last(self, corpus: str, reviewer: str, among: list[int] | None = None) -> Answer | None:
         """Mark ``reviewer``'s latest live answer in ``corpus`` undone (history is kept); None if there is

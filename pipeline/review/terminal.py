@@ -86,7 +86,7 @@ def run_terminal(session: ReviewSession, reviewer: str, stdin: TextIO = sys.stdi
                 if command.lower() in ("q", "quit", "exit"):
                     return answered
                 if command.lower() == "s":
-                    session.skip(coding.passage.id, visit)
+                    session.skip(coding.passage.id, visit, f"terminal:{reviewer}")
                     say(f"skipped {coding.passage.id}")
                 elif command.lower() == "u":
                     undone = session.undo(reviewer, visit)
