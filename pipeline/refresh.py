@@ -394,26 +394,3 @@ def write_outputs(store: Store, out_dir: Path, run: dict, profiles: list[Profile
         profiles, evidence, model_version=run["model_version"], title="intcap report",
         extra_sections=[history_section(store)], n_passages=store.count_passages()))
     write_json(out_dir / "run.json", result)
-
-
-def run_refresh(corpus: Path, *, db: str | None = None, out_dir: Path | None = None, model_dir: Path,
-                workers: int | None = None, dask_address: str | None = None, batch_size: int = DEFAULT_BATCH_SIZE,
-                use_prefect: bool = True) -> dict:
-    """What ``intcap refresh`` runs: the Prefect flow (optionally on Dask), or the plain loop."""
-    if not Path(corpus).is_dir():
-        raise IntcapError(f"{corpus}: no such folder")
-    read_manifest(Path(model_dir))  # a clear error before anything starts
-    if not use_prefect:
-        if workers is not None or dask_address:
-            raise IntcapError("--workers and --dask-address run on Prefect's Dask task runner; drop --no-prefect")
-        from pipeline.store import open_store
-
-        with open_store(db) as store:
-            return refresh(Path(corpus), store, Path(model_dir), batch_size=batch_size, out_dir=out_dir)
-    from flows.prefect_env import configure_offline
-
-    configure_offline()
-    from flows.refresh_corpus import refresh_corpus
-
-    return refresh_corpus(str(corpus), db, str(out_dir) if out_dir else None, str(model_dir), workers, dask_address,
-                          batch_size)

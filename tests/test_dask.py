@@ -10,7 +10,8 @@ except ImportError:  # tests/ imported as a package
     from tests.refresh_support import write_corpus
 
 from pipeline.errors import IntcapError
-from pipeline.refresh import refresh, run_refresh
+from flows.run import run_refresh
+from pipeline.refresh import refresh
 from pipeline.store import open_store
 
 pytestmark = pytest.mark.slow

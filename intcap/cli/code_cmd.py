@@ -18,7 +18,7 @@ def add_parser(sub):
 
 
 def run(args) -> int:
-    from pipeline.runner import run_coding
+    from flows.run import run_coding
 
     summary = run_coding(args.corpus, args.out, args.model_dir, batch_size=args.batch_size,
                          use_prefect=not args.no_prefect, show_progress=sys.stderr.isatty())

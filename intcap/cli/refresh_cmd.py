@@ -37,7 +37,7 @@ def add_parser(sub):
 
 
 def run(args) -> int:
-    from pipeline.refresh import run_refresh
+    from flows.run import run_refresh
 
     s = run_refresh(args.corpus, db=args.db, out_dir=args.out, model_dir=args.model_dir, workers=args.workers,
                     dask_address=args.dask_address, batch_size=args.batch_size, use_prefect=not args.no_prefect)
