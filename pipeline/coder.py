@@ -181,17 +181,18 @@ class PassageCoder:
         todo = [p for p in passages if p.coded]
         if not todo:
             return []
-        routes = self.route([p.text for p in todo], [p.language for p in todo])
-        if any(routes):
-            out: dict[int, Coding] = {}
-            for key in dict.fromkeys(routes):
-                idx = [i for i, r in enumerate(routes) if r == key]
-                coder = self.companions[key] if key else self
-                for i, c in zip(idx, coder._code([todo[i] for i in idx])):
-                    c.model_version = self.version
-                    out[i] = c
-            return [out[i] for i in range(len(todo))]
-        return self._code(todo)
+        languages = [passage_language(p.language, p.text) for p in todo]
+        routes = [companion_key(lang, self.companions) for lang in languages]
+        out: dict[int, Coding] = {}
+        for key in dict.fromkeys(routes):
+            idx = [i for i, r in enumerate(routes) if r == key]
+            coder = self.companions[key] if key else self
+            for i, c in zip(idx, coder._code([todo[i] for i in idx])):
+                c.model_version = self.version
+                c.language = languages[i]
+                c.coder = "multilingual" if key else "english"
+                out[i] = c
+        return [out[i] for i in range(len(todo))]
 
     def _code(self, todo: Sequence[Passage]) -> list[Coding]:
         f = self.features([p.text for p in todo], [p.company for p in todo])

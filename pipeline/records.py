@@ -109,6 +109,9 @@ class Coding:
     #: carries the evidence, when the classifier can tell
     evidence: dict[str, tuple[int, int]] = field(default_factory=dict)
     model_version: str = ""
+    #: the language the passage was coded as, and which coder coded it ("english" or "multilingual")
+    language: str = ""
+    coder: str = ""
 
     def to_dict(self) -> dict:
         p = self.passage
@@ -124,6 +127,8 @@ class Coding:
             "assigned": list(self.assigned),
             "evidence": {c: list(span) for c, span in self.evidence.items()},
             "model_version": self.model_version,
+            "language": self.language,
+            "coder": self.coder,
         }
 
     @classmethod
@@ -134,7 +139,8 @@ class Coding:
         )
         codes = {c: CodeScore(**s) for c, s in row["codes"].items()}
         evidence = {c: (int(a), int(b)) for c, (a, b) in row.get("evidence", {}).items()}
-        return cls(passage, codes, list(row["assigned"]), evidence, row.get("model_version", ""))
+        return cls(passage, codes, list(row["assigned"]), evidence, row.get("model_version", ""),
+                   row.get("language", ""), row.get("coder", ""))
 
 
 @dataclass
