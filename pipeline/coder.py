@@ -46,8 +46,10 @@ class CoderSettings:
     tfidf_weight: float = 1.0
     valence_C: float = 1.0
     valence_balanced: bool = False
-    #: contrastively fine-tune the encoder on the training passages first (slow; saved in the model dir)
+    #: fine-tune the encoder on the training passages first (slow; saved in the model dir)
     finetune: bool = False
+    #: how: "contrastive" (SetFit-style pairs) or "multilabel" (end-to-end with a code-presence head)
+    finetune_method: str = "contrastive"
     #: encoder of the multilingual companion coder that codes Danish passages ("" = none); it is
     #: trained on the same examples plus their Danish rendering and saved under multilingual/
     multilingual: str = "e5-small.v1"

@@ -75,3 +75,43 @@ def finetune(examples: Sequence[Example], base_path: str | Path, out_dir: str | 
     out_dir.mkdir(parents=True, exist_ok=True)
     model.save(str(out_dir), safe_serialization=True)
     return out_dir
+
+
+def finetune_multilabel(examples: Sequence[Example], base_path: str | Path, out_dir: str | Path, *, epochs: int = 1,
+                        batch_size: int = 16, lr: float = 3e-5, seed: int = 0, max_seq_length: int = 192) -> Path:
+    """End-to-end fine-tuning with a multi-label head: the encoder's mean-pooled embedding feeds a
+    linear layer with one logit per code, trained with class-weighted binary cross-entropy on
+    code presence. Only the encoder is kept (safetensors); the heads are then fitted on its
+    embeddings as usual, so this replaces the embedding, not the calibrated heads."""
+    os.environ.setdefault("HF_HUB_OFFLINE", "1")
+    import torch
+    from sentence_transformers import SentenceTransformer
+
+    torch.manual_seed(seed)
+    rng = random.Random(seed)
+    model = SentenceTransformer(str(base_path), device="cpu")
+    model.max_seq_length = max_seq_length
+    model.train()
+    dim = model.get_sentence_embedding_dimension()
+    head = torch.nn.Linear(dim, len(CODES))
+    texts = [mask_company(e.text, e.company) for e in examples]
+    y = torch.tensor([[float(c in e.codes) for c in CODES] for e in examples])
+    pos = y.sum(0).clamp(min=1.0)
+    loss_fn = torch.nn.BCEWithLogitsLoss(pos_weight=(len(y) - pos) / pos)
+    opt = torch.optim.AdamW(list(model.parameters()) + list(head.parameters()), lr=lr)
+    order = list(range(len(texts)))
+    for _ in range(epochs):
+        rng.shuffle(order)
+        for i in range(0, len(order), batch_size):
+            idx = order[i:i + batch_size]
+            features = model.tokenize([texts[k] for k in idx])
+            emb = model(features)["sentence_embedding"]
+            loss = loss_fn(head(emb), y[idx])
+            opt.zero_grad()
+            loss.backward()
+            opt.step()
+    model.eval()
+    out_dir = Path(out_dir)
+    out_dir.mkdir(parents=True, exist_ok=True)
+    model.save(str(out_dir), safe_serialization=True)
+    return out_dir

@@ -53,13 +53,16 @@ def train_model(model_dir: Path, *, extra: list[Path] = (), settings: CoderSetti
     import tempfile
 
     from pipeline.embed import SentenceTransformerEncoder
-    from pipeline.finetune import finetune
+    from pipeline.finetune import finetune, finetune_multilabel
 
     base = load_encoder(settings.encoder)
     if not isinstance(base, SentenceTransformerEncoder):
         raise ModelError(f"--finetune needs a sentence-transformers encoder (e.g. minilm.v1), not {settings.encoder!r}")
     with tempfile.TemporaryDirectory(prefix=".tmp-finetune-", dir=Path(model_dir).parent) as tmp:
-        enc_dir = finetune(examples, base.path, Path(tmp) / "encoder")
+        tune = {"contrastive": finetune, "multilabel": finetune_multilabel}.get(settings.finetune_method)
+        if tune is None:
+            raise ModelError(f"unknown finetune_method {settings.finetune_method!r}; use contrastive or multilabel")
+        enc_dir = tune(examples, base.path, Path(tmp) / "encoder")
         coder = PassageCoder(SentenceTransformerEncoder("finetuned", enc_dir)).fit(examples, settings)
         return save_model(coder, settings, model_dir, data_hash=examples_hash(examples), n_examples=len(examples),
                           extra={"base_rates": rates, "base_encoder": settings.encoder},

@@ -16,7 +16,7 @@ from pipeline import paths
 
 def row(i, company="Firm A", codes=None, passes=None, **kw):
     codes = codes if codes is not None else {"NET": "+"}
-    base = {"id": f"x-{i}", "company": company, "text": f"passage number {i} about {company}", "codes": codes,
+    base = {"id": f"x-{i}", "company": company, "text": kw.pop("text", f"passage number {i} about {company}"), "codes": codes,
             "language": "en", "register": "qa-turn", "country": "Chile", "industry": "wine",
             "label_source": "majority", "passes": passes or [{"coder": "writer", "codes": codes}]}
     base.update(kw)
@@ -108,3 +108,68 @@ def test_shipped_corpora_spread():
     assert s["near_pairs"] > 0
     d = corpus.statistics(DEV)
     assert d["languages"].get("da", 0) > 0 and d["languages"].get("en", 0) > 0
+
+
+def _tiny_corpus(tmp_path, monkeypatch, n=12):
+    train = tmp_path / "train"
+    train.mkdir()
+    texts = ["Our agent in Lyon introduced us to three retailers.", "We never analysed the German market at all.",
+             "I had worked ten years in Singapore before I founded the firm.", "The plant runs two shifts.",
+             "We decided on our own to open an office in Austin.", "Vi havde ingen erfaring med eksport."]
+    codes = [{"NET": "+"}, {"ABS": "-"}, {"PRI": "+"}, {}, {"ENT": "+"}, {"PRI": "-"}]
+    rows = [row(i, company=f"Tiny {i % 4}", codes=codes[i % 6], text=f"{texts[i % 6]} (case {i})",
+                language="da" if i % 6 == 5 else "en",
+                passes=[{"coder": "writer", "codes": codes[i % 6]}, {"coder": "blind-A", "codes": codes[i % 6]},
+                        {"coder": "blind-B", "codes": codes[i % 6]}]) for i in range(n)]
+    (train / "b1.jsonl").write_text("".join(json.dumps(r) + "\n" for r in rows))
+    monkeypatch.setattr(corpus, "TRAIN_DIR", train)
+    return rows
+
+
+def test_training_on_a_small_corpus_subset_runs_end_to_end(tmp_path, monkeypatch):
+    from pipeline.coder import CoderSettings
+    from pipeline.modeldir import load_model
+    from pipeline.records import Passage
+    from pipeline.train import train_model, training_examples
+
+    rows = _tiny_corpus(tmp_path, monkeypatch)
+    examples = training_examples()
+    assert {r["id"] for r in rows} <= {e.id for e in examples} and len(examples) == 198 + len(rows)
+    settings = CoderSettings(encoder="hashing.v1", multilingual="hashing.v1", threshold_folds=2)
+    version = train_model(tmp_path / "m", settings=settings)
+    coder = load_model(tmp_path / "m")
+    assert coder.version == version and coder.info["n_examples"] >= len(examples)
+    [coding] = coder.code([Passage("p", "F", "s", 0, 40, "Our agent in Lyon introduced us to buyers.")])
+    assert set(coding.codes) == {"NET", "ENT", "ABS", "PRI"}
+
+
+@pytest.mark.slow
+def test_multilabel_fine_tuned_weights_are_hashed_and_checked(tmp_path, monkeypatch):
+    """End-to-end fine-tuning writes safetensors into the model folder, every file hashed; a
+    changed weight file is refused on load."""
+    from pipeline import train as train_mod
+    from pipeline.coder import CoderSettings
+    from pipeline.errors import ModelError
+    from pipeline.examples import Example
+    from pipeline.modeldir import load_model
+
+    few = [Example(f"e{i}", f"F{i % 3}", t, c) for i, (t, c) in enumerate([
+        ("Our agent in Lyon introduced us to retailers.", {"NET": "+"}),
+        ("We never analysed the market.", {"ABS": "-"}),
+        ("I worked abroad for ten years.", {"PRI": "+"}),
+        ("The plant runs two shifts.", {}),
+        ("We chose to open an office in Austin ourselves.", {"ENT": "+"}),
+        ("A customer pulled us into Spain.", {"NET": "+"})] * 2)]
+    monkeypatch.setattr(train_mod, "training_examples", lambda extra=(), with_corpus=True: list(few))
+    settings = CoderSettings(finetune=True, finetune_method="multilabel", multilingual="", threshold_folds=2,
+                             register_augment="")
+    train_mod.train_model(tmp_path / "m", settings=settings)
+    files = json.loads((tmp_path / "m" / "manifest.json").read_text())["files"]
+    assert "encoder/model.safetensors" in files
+    load_model(tmp_path / "m")
+    weights = tmp_path / "m" / "encoder" / "model.safetensors"
+    data = bytearray(weights.read_bytes())
+    data[-1] ^= 1
+    weights.write_bytes(bytes(data))
+    with pytest.raises(ModelError, match="do not match the manifest"):
+        load_model(tmp_path / "m")
