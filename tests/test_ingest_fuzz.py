@@ -158,3 +158,22 @@ def test_docx(workdir, paragraphs):
     result = read(workdir, "d.docx", path.read_bytes())
     if result is None:
         assert not any(text.strip() for text, _ in paragraphs)
+
+
+# Hostile JSON values: integers past Python's 4,300-digit limit, deep nesting, huge strings.
+HOSTILE = st.one_of(
+    st.integers(1, 9000).map(lambda n: "9" * n),
+    st.integers(1, 40000).map(lambda n: "[" * n + "]" * n),
+    st.integers(1, 40000).map(lambda n: '{"a":' * n + "1" + "}" * n),
+    st.integers(0, 300_000).map(lambda n: json.dumps("x" * n)),
+    st.sampled_from(["1e999999", "-" + "9" * 5000, "NaN", "Infinity", '"\\ud800"', "0." + "0" * 5000 + "1"]),
+)
+
+
+@SETTINGS
+@given(value=HOSTILE, key=st.sampled_from(["n", "text", "id", "company"]), good_rows=st.integers(0, 3))
+def test_jsonl_with_hostile_values_is_a_result_or_a_clear_error(workdir, value, key, good_rows):
+    good = [json.dumps({"id": f"g{i}", "text": f"fine {i}"}) for i in range(good_rows)]
+    fields = {"id": '"h"', "text": '"t"', key: value}
+    hostile = "{" + ", ".join(f'"{k}": {v}' for k, v in fields.items()) + "}"
+    read(workdir, "h.jsonl", "\n".join(good + [hostile]).encode("utf-8"))  # read() checks both outcomes
