@@ -16,6 +16,7 @@ from pathlib import Path, PurePosixPath
 from typing import IO, Iterator
 
 from pipeline.errors import IntcapError
+from pipeline.paths import RESULTS_MARKER
 from pipeline.records import CODES, Coding, Profile, Transcript
 
 PASSAGE_COLUMNS = ["id", "company", "source", "speaker", "start", "end", "text", "assigned"] + [
@@ -69,6 +70,22 @@ def safe_relative(source: str) -> PurePosixPath:
     return rel
 
 
+def prepare_results_folder(out_dir: Path) -> Path:
+    """Create ``out_dir`` (a clear error when it names a file) and mark it as a results folder."""
+    out_dir = Path(out_dir)
+    if out_dir.exists() and not out_dir.is_dir():
+        raise IntcapError(f"--out {out_dir}: is a file, not a folder; name a folder for the results "
+                          "(it is created if missing)")
+    try:
+        out_dir.mkdir(parents=True, exist_ok=True)
+        marker = out_dir / RESULTS_MARKER
+        if not marker.exists():
+            marker.write_text("intcap results folder: never read as transcripts\n", encoding="utf-8")
+    except OSError as exc:
+        raise IntcapError(f"--out {out_dir}: cannot create the results folder ({exc.strerror or exc})") from None
+    return out_dir
+
+
 def sweep_temporary(out_dir: Path) -> None:
     """Remove temporary files a killed run left behind (one run writes a results folder at a time)."""
     if Path(out_dir).is_dir():
@@ -80,7 +97,7 @@ class PassageWriter:
     """Streams codings to passages.jsonl and passages.csv; both appear only on close()."""
 
     def __init__(self, out_dir: Path):
-        self.out_dir = Path(out_dir)
+        self.out_dir = prepare_results_folder(out_dir)
         self.count = 0
         sweep_temporary(self.out_dir)
         self._files = [AtomicFile(self.out_dir / "passages.jsonl", encoding="utf-8"),

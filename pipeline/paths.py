@@ -14,6 +14,8 @@ CODEBOOK = THESIS / "codebook.json"
 REFI_SCHEMAS = CORPUS / "refi-qda"
 MODELS = ROOT / "models"
 DEFAULT_MODEL = MODELS / "default"
+#: written into every results folder, so a later run never reads results as transcripts
+RESULTS_MARKER = ".intcap-results"
 
 
 def embedding_cache() -> Path:

@@ -84,3 +84,26 @@ def test_missing_model_is_a_clear_error(tmp_path, capsys):
                    "--no-prefect"])
     assert status == 1
     assert "intcap train" in capsys.readouterr().err
+
+
+def test_results_folder_inside_the_corpus_is_never_ingested(tmp_path, trained_model):
+    corpus = tmp_path / "corpus"
+    corpus.mkdir()
+    shutil.copy(paths.INTERVIEWS / "nupo.md", corpus / "nupo.md")
+    out = corpus / "results"
+    args = ["code", str(corpus), "--out", str(out), "--model-dir", str(trained_model), "--no-prefect"]
+    assert main(args) == 0
+    first = (out / "passages.jsonl").read_text()
+    assert main(args) == 0  # the second run must not read results/sources/... as new firms
+    rows = [json.loads(x) for x in (out / "passages.jsonl").read_text().splitlines()]
+    assert {r["company"] for r in rows} == {"nupo"} and (out / "passages.jsonl").read_text() == first
+    assert json.loads((out / "run.json").read_text())["failures"] == []
+
+
+def test_out_naming_a_file_is_one_clear_line(tmp_path, trained_model, capsys):
+    target = tmp_path / "results.txt"
+    target.write_text("not a folder")
+    assert main(["code", str(paths.INTERVIEWS / "nupo.md"), "--out", str(target), "--model-dir",
+                 str(trained_model), "--no-prefect"]) == 1
+    err = capsys.readouterr().err.strip()
+    assert err.startswith("intcap: error: --out") and "is a file, not a folder" in err and len(err.splitlines()) == 1

@@ -12,6 +12,7 @@ from pathlib import Path
 from typing import Iterator
 
 from pipeline.errors import IngestError, ListedButMissing
+from pipeline.paths import RESULTS_MARKER
 from pipeline.ingest.manifest import MANIFEST_NAME, ManifestEntry, load_manifest
 from pipeline.ingest.registry import READERS, read_source, reader_for, supported_extensions
 from pipeline.records import Transcript
@@ -45,6 +46,8 @@ def _walk(folder: Path, ancestors: tuple[tuple[int, int], ...], seen: set[tuple[
             continue
         if stat.S_ISDIR(st.st_mode):
             key = (st.st_dev, st.st_ino)
+            if (path / RESULTS_MARKER).exists():
+                continue  # an intcap results folder (sources/ holds copies of transcripts): never input
             if key in ancestors:
                 errors.append(IngestError(path, "is a symbolic link loop (links to a folder containing it); skipped"))
             elif key in seen:
