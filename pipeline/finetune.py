@@ -78,7 +78,7 @@ def finetune(examples: Sequence[Example], base_path: str | Path, out_dir: str | 
 
 
 def finetune_multilabel(examples: Sequence[Example], base_path: str | Path, out_dir: str | Path, *, epochs: int = 1,
-                        batch_size: int = 16, lr: float = 3e-5, seed: int = 0, max_seq_length: int = 192) -> Path:
+                        batch_size: int = 16, lr: float = 3e-5, seed: int = 0, max_seq_length: int = 128) -> Path:
     """End-to-end fine-tuning with a multi-label head: the encoder's mean-pooled embedding feeds a
     linear layer with one logit per code, trained with class-weighted binary cross-entropy on
     code presence. Only the encoder is kept (safetensors); the heads are then fitted on its
