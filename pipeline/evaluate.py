@@ -212,6 +212,14 @@ def profiles_vs_hand(examples: list[Example], pred: Predictions, settings: Profi
                                                                  for f in firms)), "companies": len(firms)}
 
 
+def intervals(examples: list[Example], pred: Predictions) -> dict:
+    """Cluster-bootstrap (by company) 95 % intervals of the per-code and mean κ."""
+    from pipeline.agreement import cluster_bootstrap_kappa
+
+    gold, _ = label_matrices(examples)
+    return cluster_bootstrap_kappa(gold, pred.assigned, [e.company for e in examples])
+
+
 def dev_metrics(examples: list[Example], pred: Predictions, train: list[Example]) -> dict:
     """Coding metrics on the dev set, overall and for its English and Danish passages, with the
     valence accuracy of always predicting the training data's majority valence per code."""
@@ -290,6 +298,7 @@ def run_evaluation(settings: CoderSettings | None = None, examples: list[Example
     pool = examples + augment_examples(settings, examples) + written
     pred = loco_pool(candidate, pool, examples)
     main = coding_metrics(examples, pred)
+    main["ci"] = intervals(examples, pred)
     # base rates from all examples are the training statistics a deployed model would carry
     profile_settings = ProfileSettings(base_rates=base_rates(examples + written))
     profiles = profile_metrics(examples, pred, profile_settings)
@@ -298,7 +307,9 @@ def run_evaluation(settings: CoderSettings | None = None, examples: list[Example
     if dev:
         routed = (RoutedCandidate("routed", memo(settings.encoder), settings, memo(settings.multilingual))
                   if settings.multilingual else candidate).fit(pool)
-        dev_result = dev_metrics(dev, routed.predict(dev), pool)
+        dev_pred = routed.predict(dev)
+        dev_result = dev_metrics(dev, dev_pred, pool)
+        dev_result["ci"] = intervals(dev, dev_pred)
     main["passages_per_s"] = round(coding_speed(candidate, examples, settings.encoder), 1) if measure_speed else None
     baselines = {}
     for baseline, encoder_name in baseline_candidates(memo):

@@ -71,3 +71,22 @@ def test_strength_norm_selection_prefers_ranking_fit():
                                   "p5_entrepreneurial_routines": 0, "p6_entrepreneurial_activity": 0}})
     assert levels == {"A": {"NET": 1, "ENT": 2}, "B": {"NET": 0, "ENT": 0}}
     assert select_strength_norm(gold, levels, ProfileSettings()) in ("share", "sqrt", "count")
+
+
+def test_cluster_bootstrap_interval_brackets_the_estimate_and_resamples_companies():
+    from pipeline.agreement import cluster_bootstrap_kappa
+    from pipeline.classify import kappa
+
+    rng = np.random.default_rng(1)
+    gold = (rng.random((200, 4)) < 0.3).astype(int)
+    pred = np.where(rng.random((200, 4)) < 0.85, gold, 1 - gold)
+    groups = [f"firm{i // 10}" for i in range(200)]
+    ci = cluster_bootstrap_kappa(gold, pred, groups, n_boot=300)
+    for j, code in enumerate(("NET", "ENT", "ABS", "PRI")):
+        k = kappa(gold[:, j], pred[:, j])
+        assert ci["kappa"][code][0] <= k <= ci["kappa"][code][1]
+    assert ci["mean_kappa"][0] < ci["mean_kappa"][1]
+    perfect = cluster_bootstrap_kappa(gold, gold, groups, n_boot=50)
+    assert perfect["mean_kappa"] == [1.0, 1.0]
+    one_firm = cluster_bootstrap_kappa(gold[:10], pred[:10], groups[:10], n_boot=50)
+    assert "over 1 companies" in one_firm["method"]

@@ -24,6 +24,10 @@ def format_table(result: dict) -> str:
                      f"{r['passages_per_s']:.0f}"))
     widths = [max(len(row[i]) for row in rows) for i in range(len(rows[0]))]
     lines = ["  ".join(cell.ljust(w) for cell, w in zip(row, widths)) for row in rows]
+    ci = result["loco"].get("ci")
+    if ci:
+        lines.append(f"95% interval of the default's mean κ ({ci['method']}): "
+                     f"{ci['mean_kappa'][0]:.3f} to {ci['mean_kappa'][1]:.3f}")
     p = result["profiles"]
     lines.append(f"margin over the best baseline: {result['margin_over_best_baseline']:+.3f} mean κ "
                  f"(encoder {result['encoder']}; baselines: class-balanced LR at 0.5 on TF-IDF / frozen MiniLM)")
@@ -44,7 +48,9 @@ def format_table(result: dict) -> str:
                      + ", ".join(f"{c} {dev['kappa'][c]:.3f}" for c in ("NET", "ENT", "ABS", "PRI"))
                      + f"), valence acc {dev['valence_accuracy']:.3f} (majority {dev['valence_majority_accuracy']:.3f})"
                      + (f", English {dev['english_mean_kappa']:.3f}" if "english_mean_kappa" in dev else "")
-                     + (f", Danish {dev['danish_mean_kappa']:.3f}" if "danish_mean_kappa" in dev else ""))
+                     + (f", Danish {dev['danish_mean_kappa']:.3f}" if "danish_mean_kappa" in dev else "")
+                     + (f"; 95% interval {dev['ci']['mean_kappa'][0]:.3f} to {dev['ci']['mean_kappa'][1]:.3f}"
+                        if "ci" in dev else ""))
     if result.get("n_training_corpus"):
         lines.append(f"trained on the thesis firms plus {result['n_training_corpus']} written corpus passages (corpus/train)")
     d = result.get("danish_routed")
