@@ -24,6 +24,13 @@ PASSAGE_COLUMNS = ["id", "company", "source", "speaker", "start", "end", "text",
 ]
 
 
+def usual_permissions(fd: int) -> None:
+    """mkstemp makes files 0600; results are for colleagues too: 0666 less the umask (0644 usually)."""
+    mask = os.umask(0)
+    os.umask(mask)
+    os.fchmod(fd, 0o666 & ~mask)
+
+
 class AtomicFile:
     """A temp file beside ``path`` that replaces ``path`` on commit() and vanishes on discard()."""
 
@@ -31,6 +38,7 @@ class AtomicFile:
         self.path = Path(path)
         self.path.parent.mkdir(parents=True, exist_ok=True)
         fd, self.tmp = tempfile.mkstemp(prefix=f".{self.path.name}.", suffix=".tmp", dir=self.path.parent)
+        usual_permissions(fd)
         self.file: IO = os.fdopen(fd, mode, **kwargs)
 
     def commit(self) -> None:

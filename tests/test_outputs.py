@@ -62,3 +62,21 @@ def test_report_is_self_contained_and_escapes_text():
     assert "A &lt;Corp&gt;" in html
     assert "http://" not in html.replace("http://www.w3.org/2000/svg", "") and "https://" not in html
     assert "<svg" in html
+
+
+def test_results_are_written_with_the_usual_permissions(tmp_path):
+    import os
+    import stat
+
+    from pipeline.outputs import atomic_open
+    from pipeline.refi.xmlutil import atomic_write
+
+    old = os.umask(0o022)
+    try:
+        with atomic_open(tmp_path / "report.html") as fh:
+            fh.write("<p>x</p>")
+        atomic_write(tmp_path / "project.qdpx", b"PK")
+    finally:
+        os.umask(old)
+    for name in ("report.html", "project.qdpx"):
+        assert stat.S_IMODE((tmp_path / name).stat().st_mode) == 0o644, name

@@ -10,6 +10,7 @@ from pathlib import Path
 
 from lxml import etree
 
+from pipeline.outputs import usual_permissions
 from pipeline.errors import ImportExportError
 from pipeline.paths import REFI_SCHEMAS
 
@@ -107,6 +108,7 @@ def atomic_write(path: Path, data: bytes) -> None:
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    usual_permissions(fd)
     try:
         with os.fdopen(fd, "wb") as fh:
             fh.write(data)
