@@ -21,6 +21,7 @@ def run_coding(corpus: Path, out_dir: Path, model_dir: Path, *, batch_size: int 
     """
     if not Path(corpus).exists():
         raise IntcapError(f"{corpus}: no such file or folder")
+    read_manifest(Path(model_dir))  # a clear one-line error before Prefect starts
     if use_prefect:
         from flows.prefect_env import configure_offline
 

@@ -79,11 +79,13 @@ def test_real_zoom_and_teams_transcripts(tmp_path, trained_model, samples_dir):
     assert_offsets_reproduce_text(out, rows)
 
 
-def test_missing_model_is_a_clear_error(tmp_path, capsys):
-    status = main(["code", str(paths.INTERVIEWS), "--out", str(tmp_path / "o"), "--model-dir", str(tmp_path / "none"),
-                   "--no-prefect"])
+@pytest.mark.parametrize("prefect", [False, True])
+def test_missing_model_is_a_clear_error(tmp_path, capsys, prefect):
+    args = ["code", str(paths.INTERVIEWS), "--out", str(tmp_path / "o"), "--model-dir", str(tmp_path / "none")]
+    status = main(args + ([] if prefect else ["--no-prefect"]))
     assert status == 1
-    assert "intcap train" in capsys.readouterr().err
+    err = capsys.readouterr().err.strip()
+    assert "intcap train" in err and err.startswith("intcap: error: ") and len(err.splitlines()) == 1
 
 
 def test_results_folder_inside_the_corpus_is_never_ingested(tmp_path, trained_model):
