@@ -24,4 +24,5 @@ def run(args) -> int:
                          use_prefect=not args.no_prefect, show_progress=sys.stderr.isatty())
     print(f"coded {summary['passages']} passages from {summary['transcripts']} transcripts "
           f"({summary['companies']} companies) into {args.out}")
-    return report_failures(summary["failures"], "the others were coded.")
+    rest = "the others were coded." if summary["transcripts"] else "nothing was coded."
+    return report_failures(summary["failures"], rest)

@@ -30,7 +30,10 @@ def add_parser(sub):
     p = sub.add_parser("review", help="review suggested codes; answers train the next model", description=__doc__)
     rsub = p.add_subparsers(dest="review_command", required=True, metavar="SUBCOMMAND")
 
-    serve = rsub.add_parser("serve", help="serve the review page (127.0.0.1 by default)")
+    serve = rsub.add_parser("serve", help="serve the review page (127.0.0.1 by default)",
+                            description="Serve the review page for OUT_DIR: the passage the model is least sure of "
+                                        "first; keys 1-4 toggle NET/ENT/ABS/PRI, +/-/0 set valence, Enter confirms, "
+                                        "u undoes, s skips. Every answer is saved at once in the label database.")
     _store_options(serve)
     _reviewer_option(serve)
     serve.add_argument("--host", default="127.0.0.1", help="address to bind (default 127.0.0.1; any other "
@@ -39,7 +42,10 @@ def add_parser(sub):
     serve.add_argument("--token", default=None, help="access token checked on every request (generated and "
                                                      "printed when binding beyond loopback without one)")
 
-    cli = rsub.add_parser("cli", help="review in the terminal (for a remote shell)")
+    cli = rsub.add_parser("cli", help="review in the terminal (for a remote shell)",
+                          description="Review OUT_DIR's uncertain passages in the terminal, one at a time: type "
+                                      "codes such as 'NET+ ABS-' (or nothing for no code), 'u' to undo, 's' to skip, "
+                                      "'q' to quit. Answers are saved at once, like on the review page.")
     _store_options(cli)
     _reviewer_option(cli)
 
