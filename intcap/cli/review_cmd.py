@@ -43,9 +43,9 @@ def add_parser(sub):
                                                      "printed when binding beyond loopback without one)")
 
     cli = rsub.add_parser("cli", help="review in the terminal (for a remote shell)",
-                          description="Review OUT_DIR's uncertain passages in the terminal, one at a time: type "
-                                      "codes such as 'NET+ ABS-' (or nothing for no code), 'u' to undo, 's' to skip, "
-                                      "'q' to quit. Answers are saved at once, like on the review page.")
+                          description="Review OUT_DIR's uncertain passages in the terminal, one at a time: Enter "
+                                      "accepts the suggestion, 'NET+ ABS0' gives codes with valences, 'none' = no code, "
+                                      "'s' skips, 'u' undoes, 'q' quits. Answers are saved at once, like on the page.")
     _store_options(cli)
     _reviewer_option(cli)
 
