@@ -43,7 +43,6 @@ def candidates() -> dict[str, CoderSettings]:
         "default recipe + corpus": DEFAULT,
         "valence heads balanced": replace(DEFAULT, valence_balanced=True),
         "no TF-IDF head": replace(DEFAULT, tfidf_weight=0.0),
-        "TF-IDF weight 0.5": replace(DEFAULT, tfidf_weight=0.5),
         "C=1": replace(DEFAULT, C=1.0),
         "passage pooling": replace(DEFAULT, pooling="passage"),
         "e5-small for every language": replace(DEFAULT, encoder="e5-small.v1", multilingual=""),

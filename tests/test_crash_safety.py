@@ -32,7 +32,7 @@ def test_sigkill_mid_run_keeps_previous_results(tmp_path, trained_model):
     small, big, out = tmp_path / "small", tmp_path / "big", tmp_path / "out"
     make_corpus(small, 1)
     assert run_code(small, out, trained_model).wait(timeout=300) == 0
-    before = {p.name: p.read_bytes() for p in out.iterdir() if p.is_file()}
+    before = {p.name: p.read_bytes() for p in out.iterdir() if p.is_file() and not p.name.startswith(".")}
     assert len((out / "passages.jsonl").read_text().splitlines()) == 198
 
     make_corpus(big, 12)
