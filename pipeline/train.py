@@ -7,6 +7,7 @@ from pipeline import paths
 from pipeline.coder import CoderSettings, PassageCoder
 from pipeline.embed import load_encoder
 from pipeline.errors import ModelError
+from pipeline.language import COMPANION_LANGUAGES
 from pipeline.examples import Example, base_rates, load_examples, merge_examples
 from pipeline.modeldir import save_model
 from pipeline.records import text_hash
@@ -33,9 +34,23 @@ def companion_coders(settings: CoderSettings, examples: list[Example], encoder=N
     from dataclasses import replace
 
     by_id = {e.id: e for e in examples}  # labels as merged (a reviewer's relabel carries over)
-    danish = [replace(by_id[d.id[3:]], id=d.id, text=d.text) for d in danish_examples() if d.id[3:] in by_id]
+    danish = [replace(by_id[d.id[3:]], id=d.id, text=d.text, language="da") for d in danish_examples()
+              if d.id[3:] in by_id]
     comp = settings.companion()
-    return {"da": PassageCoder(encoder or load_encoder(comp.encoder)).fit(examples + danish, comp)}
+    # the companion codes only the languages routed to it, so it learns from those passages (the
+    # multilingual encoder is ~10x slower than MiniLM: all English passages would make training
+    # take longer than the 10 minutes a user's machine may spend); with no written corpus yet it
+    # keeps the thesis's English passages as well
+    own = [e for e in examples if e.language in COMPANION_LANGUAGES]
+    pool = own + danish if own else examples + danish
+    return {"da": PassageCoder(encoder or cached_encoder(comp.encoder)).fit(pool, comp)}
+
+
+def cached_encoder(name: str):
+    """The named encoder, read through the on-disk embedding cache."""
+    from pipeline.embed import CachedEncoder, EmbeddingCache
+
+    return CachedEncoder(load_encoder(name), EmbeddingCache(paths.embedding_cache()))
 
 
 def train_model(model_dir: Path, *, extra: list[Path] = (), settings: CoderSettings | None = None) -> str:
@@ -47,7 +62,7 @@ def train_model(model_dir: Path, *, extra: list[Path] = (), settings: CoderSetti
     examples = examples + augment_examples(settings, examples)
     companions = companion_coders(settings, examples)
     if not settings.finetune:
-        coder = PassageCoder(load_encoder(settings.encoder)).fit(examples, settings)
+        coder = PassageCoder(cached_encoder(settings.encoder)).fit(examples, settings)
         return save_model(coder, settings, model_dir, data_hash=examples_hash(examples), n_examples=len(examples),
                           extra={"base_rates": rates}, companions=companions)
     import tempfile
