@@ -65,3 +65,43 @@ def test_sigkill_of_intcap_leaves_no_prefect_server(tmp_path, trained_model, pre
     if left:
         os.kill(server, signal.SIGKILL)
     assert not left, "the Prefect server outlived its parent by 10 s"
+
+
+def descendants(pid: int) -> set[int]:
+    found, todo = set(), [pid]
+    while todo:
+        for child in children(todo.pop()):
+            if child not in found:
+                found.add(child)
+                todo.append(child)
+    return found
+
+
+@pytest.mark.slow
+def test_sigkill_of_a_dask_refresh_leaves_no_worker(tmp_path, trained_model, prefect_home):
+    """`intcap refresh --workers 2` starts a local Dask cluster (and the temporary Prefect server);
+    after SIGKILL of intcap every one of its descendant processes is gone within 10 s."""
+    corpus = tmp_path / "corpus"
+    make_corpus(corpus, 2)
+    env = {**os.environ, "PREFECT_HOME": str(prefect_home)}
+    proc = subprocess.Popen([sys.executable, "-m", "intcap", "refresh", str(corpus), "--db", str(tmp_path / "r.db"),
+                             "--model-dir", str(trained_model), "--workers", "2", "--batch-size", "1"], cwd=ROOT,
+                            env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    seen: set[int] = set()
+    deadline = time.time() + 180
+    while time.time() < deadline and proc.poll() is None:
+        seen |= descendants(proc.pid)
+        if sum("uvicorn" not in cmdline(p) and "python" in cmdline(p) for p in seen) >= 2:
+            break  # the Dask workers are up
+        time.sleep(0.3)
+    assert proc.poll() is None and len(seen) >= 2, "the refresh did not start its workers"
+    seen |= descendants(proc.pid)
+    os.kill(proc.pid, signal.SIGKILL)
+    proc.wait()
+    deadline = time.time() + 10
+    while time.time() < deadline and any(alive(p) for p in seen):
+        time.sleep(0.2)
+    left = [p for p in seen if alive(p)]
+    for p in left:
+        os.kill(p, signal.SIGKILL)
+    assert left == [], f"{len(left)} of {len(seen)} child processes outlived their parent by 10 s"
