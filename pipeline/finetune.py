@@ -70,6 +70,11 @@ def finetune(examples: Sequence[Example], base_path: str | Path, out_dir: str | 
         opt.zero_grad()
         loss.backward()
         opt.step()
+    return _save(model, out_dir)
+
+
+def _save(model, out_dir: str | Path) -> Path:
+    """The tuned encoder as safetensors + configs (what model directories hash and load)."""
     model.eval()
     out_dir = Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
@@ -110,8 +115,4 @@ def finetune_multilabel(examples: Sequence[Example], base_path: str | Path, out_
             opt.zero_grad()
             loss.backward()
             opt.step()
-    model.eval()
-    out_dir = Path(out_dir)
-    out_dir.mkdir(parents=True, exist_ok=True)
-    model.save(str(out_dir), safe_serialization=True)
-    return out_dir
+    return _save(model, out_dir)
