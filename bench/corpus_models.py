@@ -29,7 +29,7 @@ sys.path.insert(0, str(ROOT))
 from pipeline import corpus, paths  # noqa: E402
 from pipeline.candidates import CoderCandidate, RoutedCandidate  # noqa: E402
 from pipeline.coder import CoderSettings  # noqa: E402
-from pipeline.embed import COMPOSITES, CachedEncoder, ConcatEncoder, EmbeddingCache, load_encoder  # noqa: E402
+from pipeline.embed import COMPOSITES, CachedEncoder, ConcatEncoder, EmbeddingCache, cached_encoder, load_encoder  # noqa: E402
 from pipeline.evaluate import coding_metrics, dev_metrics, loco_pool  # noqa: E402
 from pipeline.examples import load_examples  # noqa: E402
 from pipeline.train import augment_examples  # noqa: E402
@@ -63,7 +63,7 @@ class Encoders:
             if name in COMPOSITES:
                 self.loaded[name] = ConcatEncoder(name, [self(p) for p in COMPOSITES[name]])
             else:
-                self.loaded[name] = CachedEncoder(load_encoder(name), self.cache)
+                self.loaded[name] = cached_encoder(name, self.cache.path)
         return self.loaded[name]
 
 

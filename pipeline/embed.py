@@ -181,6 +181,15 @@ def load_encoder(name: str) -> Encoder:
         return _loaded[name]
 
 
+def cached_encoder(name: str, cache_path: str | Path | None = None) -> "CachedEncoder":
+    """The named encoder read through the on-disk embedding cache (default: the project's)."""
+    if cache_path is None:
+        from pipeline.paths import embedding_cache
+
+        cache_path = embedding_cache()
+    return CachedEncoder(load_encoder(name), EmbeddingCache(cache_path))
+
+
 class EmbeddingCache:
     """SQLite-backed cache keyed by (encoder name, text hash): unchanged text is never re-encoded."""
 

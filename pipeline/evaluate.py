@@ -24,7 +24,7 @@ from pipeline.classify import kappa as cohen_kappa
 from pipeline.candidates import (Candidate, CoderCandidate, EncoderFeatures, PlainLogReg, Predictions, RoutedCandidate,
                                  TfidfFeatures)
 from pipeline.coder import CoderSettings
-from pipeline.embed import CachedEncoder, EmbeddingCache, MemoEncoder, load_encoder
+from pipeline.embed import MemoEncoder, cached_encoder, load_encoder
 from pipeline.examples import Example, base_rates, label_matrices, load_examples
 from pipeline.profile import STRENGTH_NORMS, ProfileSettings, build_profiles
 from pipeline.records import CODES, VALENCES, CodeScore, Coding, Passage
@@ -274,7 +274,7 @@ def memo_factory() -> Callable[[str], MemoEncoder]:
     def memo(name: str) -> MemoEncoder:
         if name not in encoders:
             # through the on-disk cache too: a training run or an earlier evaluation encoded most texts
-            encoders[name] = MemoEncoder(CachedEncoder(load_encoder(name), EmbeddingCache(paths.embedding_cache())))
+            encoders[name] = MemoEncoder(cached_encoder(name))
         return encoders[name]
 
     return memo

@@ -5,7 +5,7 @@ from pathlib import Path
 
 from pipeline import paths
 from pipeline.coder import CoderSettings, PassageCoder
-from pipeline.embed import load_encoder
+from pipeline.embed import cached_encoder, load_encoder
 from pipeline.errors import ModelError
 from pipeline.language import COMPANION_LANGUAGES
 from pipeline.examples import Example, base_rates, load_examples, merge_examples
@@ -44,13 +44,6 @@ def companion_coders(settings: CoderSettings, examples: list[Example], encoder=N
     own = [e for e in examples if e.language in COMPANION_LANGUAGES]
     pool = own + danish if own else examples + danish
     return {"da": PassageCoder(encoder or cached_encoder(comp.encoder)).fit(pool, comp)}
-
-
-def cached_encoder(name: str):
-    """The named encoder, read through the on-disk embedding cache."""
-    from pipeline.embed import CachedEncoder, EmbeddingCache
-
-    return CachedEncoder(load_encoder(name), EmbeddingCache(paths.embedding_cache()))
 
 
 def train_model(model_dir: Path, *, extra: list[Path] = (), settings: CoderSettings | None = None) -> str:
