@@ -22,7 +22,7 @@ def format_stats(name: str, s: dict) -> list[str]:
     if a.get("n"):
         lines.append(f"  κ between the two blind passes (presence, {a['n']} passages): "
                      + ", ".join(f"{c} {k:.3f}" for c, k in a["kappa"].items())
-                     + f"; mean {a['mean_kappa']:.3f}; same valence on {a['valence_agreement']:.0%} of shared codes")
+                     + f"; mean {a['mean_kappa']:.3f}; same valence on {a['valence_agreement']:.1%} of shared codes")
     for batch, b in s["pass_agreement_by_batch"].items():
         if b.get("n"):
             lines.append(f"    {batch}: mean κ {b['mean_kappa']:.3f} ("
