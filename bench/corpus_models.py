@@ -44,6 +44,8 @@ def candidates() -> dict[str, CoderSettings]:
         "valence heads balanced": replace(DEFAULT, valence_balanced=True),
         "no TF-IDF head": replace(DEFAULT, tfidf_weight=0.0),
         "C=1": replace(DEFAULT, C=1.0),
+        "written corpus weighted 0.5 (real coded text counts double)": replace(DEFAULT, written_weight=0.5),
+        "written corpus weighted 0.25": replace(DEFAULT, written_weight=0.25),
         "passage pooling": replace(DEFAULT, pooling="passage"),
         "e5-small for every language": replace(DEFAULT, encoder="e5-small.v1", multilingual=""),
         "MiniLM+e5 concatenated (ensemble)": replace(DEFAULT, encoder="minilm+e5.v1", multilingual=""),

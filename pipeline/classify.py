@@ -84,13 +84,13 @@ class CodeHeads(BaseEstimator):
         self.valence_balanced = valence_balanced
 
     # -- fitting -------------------------------------------------------------------------
-    def _fit_presence(self, X, texts, y):
+    def _fit_presence(self, X, texts, y, w):
         """One code's presence models on a training subset: (dense head, tfidf (vec, head) or None)."""
-        dense = _logreg(self.C, self.balanced).fit(X, y)
+        dense = _logreg(self.C, self.balanced).fit(X, y, sample_weight=w)
         sparse = None
         if self.tfidf_weight > 0 and texts is not None:
             vec = _tfidf().fit(texts)
-            sparse = (vec, _logreg(1.0, self.balanced).fit(vec.transform(texts), y))
+            sparse = (vec, _logreg(1.0, self.balanced).fit(vec.transform(texts), y, sample_weight=w))
         return dense, sparse
 
     def _fused(self, dense, sparse, X, texts) -> np.ndarray:
@@ -101,14 +101,17 @@ class CodeHeads(BaseEstimator):
         return p
 
     def fit(self, X: np.ndarray, presence: np.ndarray, valence: np.ndarray, groups: np.ndarray | None = None,
-            texts: list[str] | None = None, valence_X: np.ndarray | None = None) -> "CodeHeads":
+            texts: list[str] | None = None, valence_X: np.ndarray | None = None,
+            sample_weight: np.ndarray | None = None) -> "CodeHeads":
         """X (n, d); presence (n, 4) in {0,1}; valence (n, 4) of "+", "-", "0" or "".
 
-        ``texts`` feed the optional TF-IDF head; ``valence_X`` (default X) the valence heads.
+        ``texts`` feed the optional TF-IDF head; ``valence_X`` (default X) the valence heads;
+        ``sample_weight`` (n,) weighs examples in every head (thresholds are chosen unweighted).
         """
         X = np.asarray(X, dtype=np.float64)
         VX = X if valence_X is None else np.asarray(valence_X, dtype=np.float64)
         groups = np.arange(len(X)) if groups is None else np.asarray(groups)
+        w = np.ones(len(X)) if sample_weight is None else np.asarray(sample_weight, dtype=np.float64)
         use_tfidf = self.tfidf_weight > 0 and texts is not None
         texts = list(texts) if texts is not None else None
         self.coef_ = np.zeros((len(CODES), X.shape[1]))
@@ -131,30 +134,31 @@ class CodeHeads(BaseEstimator):
             if y.min() == y.max():  # a code never (or always) seen: constant
                 self.intercept_[j] = 20.0 if y.min() == 1 else -20.0
                 continue
-            head = _logreg(self.C, self.balanced).fit(X, y)
+            head = _logreg(self.C, self.balanced).fit(X, y, sample_weight=w)
             self.coef_[j], self.intercept_[j] = head.coef_[0], head.intercept_[0]
             if use_tfidf:
-                sh = _logreg(1.0, self.balanced).fit(T, y)
+                sh = _logreg(1.0, self.balanced).fit(T, y, sample_weight=w)
                 self.tfidf_coef_[j], self.tfidf_intercept_[j] = sh.coef_[0], sh.intercept_[0]
             if splits:
                 oof = np.full(len(y), np.nan)
                 for tr, te in splits:
                     if y[tr].min() == y[tr].max():
                         continue
-                    dense, sparse = self._fit_presence(X[tr], [texts[i] for i in tr] if use_tfidf else None, y[tr])
+                    dense, sparse = self._fit_presence(X[tr], [texts[i] for i in tr] if use_tfidf else None, y[tr],
+                                                       w[tr])
                     oof[te] = self._fused(dense, sparse, X[te], [texts[i] for i in te] if use_tfidf else None)
                 ok = ~np.isnan(oof)
                 self.thresholds_[j] = best_threshold(y[ok], oof[ok])
-            self._fit_valence(j, VX[y == 1], valence[y == 1, j])
+            self._fit_valence(j, VX[y == 1], valence[y == 1, j], w[y == 1])
         return self
 
-    def _fit_valence(self, j: int, X: np.ndarray, v: np.ndarray) -> None:
+    def _fit_valence(self, j: int, X: np.ndarray, v: np.ndarray, w: np.ndarray) -> None:
         counts = np.array([(v == s).sum() for s in VALENCES], dtype=float)
         self.valence_prior_[j] = (counts + 1) / (counts.sum() + len(VALENCES))
         present = [k for k, s in enumerate(VALENCES) if (v == s).any()]
         if len(present) < 2:
             return
-        head = _logreg(self.valence_C, self.valence_balanced).fit(X, v)
+        head = _logreg(self.valence_C, self.valence_balanced).fit(X, v, sample_weight=w)
         for cls, coef, icpt in zip(head.classes_, *_multiclass(head)):
             k = VALENCES.index(cls)
             self.valence_coef_[j, k], self.valence_intercept_[j, k] = coef, icpt

@@ -61,6 +61,10 @@ class CoderSettings:
     register_augment: str = "derived"
     #: train on the written corpus (corpus/train/) as well as the thesis's passages
     training_corpus: bool = True
+    #: weight of a written-corpus example against one coded from real text (the thesis, a
+    #: reviewer's answer, an imported coding), so a few hundred real passages are not drowned
+    #: by thousands of written ones
+    written_weight: float = 1.0
 
     @classmethod
     def from_manifest(cls, stored: dict) -> "CoderSettings":
@@ -140,8 +144,10 @@ class PassageCoder:
         f = self.features([ex.text for ex in examples], [ex.company for ex in examples])
         presence, valence = label_matrices(list(examples))
         groups = np.array([ex.company for ex in examples])
+        weights = np.array([s.written_weight if ex.written else 1.0 for ex in examples])
         self.heads = CodeHeads(s.C, s.balanced, s.threshold_folds, s.tfidf_weight, s.valence_C,
-                               s.valence_balanced).fit(f.X, presence, valence, groups, texts=f.texts)
+                               s.valence_balanced).fit(f.X, presence, valence, groups, texts=f.texts,
+                                                       sample_weight=weights)
         return self
 
     def predict_features(self, f: Features) -> tuple[np.ndarray, np.ndarray]:

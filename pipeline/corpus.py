@@ -55,7 +55,8 @@ class CorpusRow:
     extra: dict = field(default_factory=dict, compare=False)
 
     def example(self) -> Example:
-        return Example(self.id, self.company, self.text, dict(self.codes), self.label_source, self.language)
+        return Example(self.id, self.company, self.text, dict(self.codes), self.label_source, self.language,
+                       written=True)
 
     @property
     def blind_passes(self) -> list[tuple[str, dict[str, str]]]:

@@ -23,6 +23,9 @@ class Example:
     label_source: str = ""
     #: the declared language ("" = unknown: the detector decides where it is routed)
     language: str = ""
+    #: written for the project's training corpus (corpus/train/), not coded from a real interview;
+    #: ``CoderSettings.written_weight`` weighs these against real coded text
+    written: bool = False
 
 
 def load_examples(path: str | Path) -> list[Example]:

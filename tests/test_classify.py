@@ -76,3 +76,21 @@ def test_sentences_and_masking():
 def test_labels(examples):
     presence, valence = label_matrices(examples)
     assert presence.shape == (len(examples), 4) and set(np.unique(valence)) <= {"", "+", "-", "0"}
+
+
+def test_written_examples_weigh_by_written_weight(examples):
+    """A written-corpus example counts written_weight times a real coded one: with weight 0 the
+    heads learn as if the written examples were not there (the user's own coding is not drowned)."""
+    from dataclasses import replace
+
+    real = examples[: len(examples) // 2]
+    flipped = [replace(e, id=e.id + "-w", written=True, codes={c: "+" for c in CODES if c not in e.codes})
+               for e in examples[len(examples) // 2:]]
+    settings = CoderSettings(encoder="hashing.v1", tfidf_weight=0.0, threshold_folds=2)
+    alone = PassageCoder(HashEncoder(), settings=settings).fit(real)
+    ignored = PassageCoder(HashEncoder(), settings=replace(settings, written_weight=1e-9)).fit(real + flipped)
+    counted = PassageCoder(HashEncoder(), settings=replace(settings, written_weight=1.0)).fit(real + flipped)
+    texts = [e.text for e in examples]
+    p_alone, p_ignored, p_counted = (c.predict_proba(texts)[0] for c in (alone, ignored, counted))
+    assert np.abs(p_ignored - p_alone).max() < 0.02
+    assert np.abs(p_counted - p_alone).max() > 0.1
