@@ -21,7 +21,15 @@ from pipeline.records import CODES, Coding, Profile, Transcript
 
 PASSAGE_COLUMNS = ["id", "company", "source", "speaker", "start", "end", "text", "assigned"] + [
     f"{c}_{k}" for c in CODES for k in ("p", "valence")
-]
+] + ["model_version", "language", "coder"] + [f"{c}_evidence" for c in CODES]  # provenance
+
+
+def evidence_texts(coding: Coding) -> dict[str, str]:
+    """Per code with evidence, the sentence itself. The offsets index the source, as the
+    passage's do; written out so that a reader of the results need not slice the source."""
+    p = coding.passage
+    return {code: p.text[a - p.start:b - p.start] for code, (a, b) in coding.evidence.items()
+            if p.start <= a <= b <= p.end}
 
 
 def usual_permissions(fd: int) -> None:
@@ -117,11 +125,16 @@ class PassageWriter:
     def write(self, codings: Iterable[Coding]) -> None:
         for coding in codings:
             row = coding.to_dict()
+            row["evidence_text"] = evidence_texts(coding)
             self._jsonl.write(json.dumps(row, ensure_ascii=False) + "\n")
             flat = {k: row[k] for k in PASSAGE_COLUMNS[:7]}
             flat["assigned"] = ";".join(row["assigned"])
             for c, s in row["codes"].items():
                 flat[f"{c}_p"], flat[f"{c}_valence"] = s["p"], s["valence"]
+            for k in ("model_version", "language", "coder"):
+                flat[k] = row[k]
+            for c, sentence in row["evidence_text"].items():
+                flat[f"{c}_evidence"] = sentence
             self._csv.writerow(flat)
             self.count += 1
 

@@ -1,4 +1,5 @@
-"""REFI-QDA export/import (pipeline/refi): schema validity, round trip, real NVivo file, fixtures, bad input."""
+"""REFI-QDA export/import (pipeline/refi): schema validity, round trip, real NVivo files, provenance,
+fixtures, bad input."""
 from __future__ import annotations
 
 import csv
@@ -19,7 +20,8 @@ from pipeline.refi.sources import OffsetMap
 
 NS = {"q": "urn:QDA-XML:project:1.0", "c": "urn:QDA-XML:codebook:1.0"}
 FIXTURES = Path(__file__).resolve().parent / "fixtures" / "refi"
-NVIVO = Path(__file__).resolve().parents[2] / "shared" / "samples" / "nvivo12_export.qdpx"
+SAMPLES = Path(__file__).resolve().parents[2] / "shared" / "samples"  # ../shared/samples; absent for users
+NVIVO = SAMPLES / "nvivo12_export.qdpx"
 MODEL = "thesis-test-1.0"
 
 
@@ -120,12 +122,14 @@ def test_export_thesis_valid_against_schema(thesis):
             assert src.get("plainTextPath") == f"internal://{guid}.txt"
             stored = zf.read(f"sources/{guid}.txt")
             assert stored == (thesis["out"] / "sources" / src.get("name")).read_bytes()
-    user = root.find("q:Users/q:User", NS).get("name")
-    assert MODEL in user and "all-MiniLM-L6-v2" in user
+    assert [u.get("name") for u in root.findall("q:Users/q:User", NS)] == [f"intcap model {MODEL}"]
+    assert "all-MiniLM-L6-v2" in root.find("q:Description", NS).text
     desc = root.find(".//q:PlainTextSelection/q:Description", NS).text
     assert "p=0." in desc and MODEL in desc
     case = root.find("q:Cases/q:Case", NS)
     assert len(case.findall("q:VariableValue", NS)) == 2 + 4 * 6 and case.findall("q:SourceRef", NS)
+    assert all(s.find("q:VariableValue/q:TextValue", NS) is not None  # the company, also as a source variable
+               for s in root.findall("q:Sources/q:TextSource", NS))
     # codebook: four non-codable parents, each with three valence sub-codes
     parents = root.findall("q:CodeBook/q:Codes/q:Code", NS)
     assert [p.get("name").split()[0] for p in parents] == list(CODES)
@@ -149,7 +153,8 @@ def test_qdc_valid_against_schema(thesis):
 
 # ---------------------------------------------------------------- round trip
 def test_round_trip_thesis(thesis):
-    result = import_qdpx(thesis["qdpx"])
+    assert import_qdpx(thesis["qdpx"]).examples == []  # every coding is the model's
+    result = import_qdpx(thesis["qdpx"], include_machine=True)
     want = {(r["source"], r["start"], r["end"], r["text"],
              tuple(sorted((c, r["codes"][c]["valence"]) for c in r["assigned"])))
             for r in thesis["rows"] if r["assigned"]}
@@ -157,7 +162,8 @@ def test_round_trip_thesis(thesis):
     assert len(result.examples) == len(want) and not result.skipped
     by_span = {(r["source"], r["start"]): r["company"] for r in thesis["rows"]}
     assert all(by_span[(e["source"], e["start"])] == e["company"] for e in result.examples)
-    assert {e["coder"] for e in result.examples} == {f"intcap model {MODEL} (encoder all-MiniLM-L6-v2)"}
+    assert {e["coder"] for e in result.examples} == {f"intcap model {MODEL}"}
+    assert all(e["machine"] for e in result.examples) and result.n_machine_skipped == 0
 
 
 def test_round_trip_crlf_lf_non_ascii_and_astral(tmp_path):
@@ -178,7 +184,7 @@ def test_round_trip_crlf_lf_non_ascii_and_astral(tmp_path):
     starts = {s.get("name"): int(s.get("startPosition")) for s in sel}
     assert starts["x-2"] == crlf.index("Norge")  # code points, CRLF counted as two
     assert starts["x-3"] == lf.index("Our")
-    got = import_qdpx(qdpx).examples
+    got = import_qdpx(qdpx, include_machine=True).examples
     assert [(e["text"], e["codes"]) for e in got] == [(r["text"], r["codes"]) for r in rows]
     assert all(texts[e["source"]][1][e["start"]:e["end"]] == e["text"] for e in got)
 
@@ -405,6 +411,9 @@ def test_run_export_and_run_import(thesis, tmp_path):
     assert "14 cases" in line and "281 coded selections" in line and (tmp_path / "r.qdc").is_file()
     out = tmp_path / "ex.jsonl"
     summary = run_import(tmp_path / "r.qdpx", None, None, out)
+    assert summary.startswith(f"wrote {out}: 0 examples from 0 of 281 codings") and out.read_text() == ""
+    assert "skipped 281 machine coding(s) by intcap model users (--include-machine imports them)" in summary
+    summary = run_import(tmp_path / "r.qdpx", None, None, out, include_machine=True)
     rows = [json.loads(x) for x in out.read_text(encoding="utf-8").splitlines()]
     assert summary.startswith(f"wrote {out}: {len(rows)} examples from 281 of 281 codings")
     assert {"id", "company", "text", "codes", "label_source", "source", "start", "end", "coder"} <= set(rows[0])

@@ -12,6 +12,11 @@ def add_parser(sub):
     p.add_argument("--map", dest="mapping", type=Path, help="CSV/JSON mapping their code names to NET/ENT/ABS/PRI")
     p.add_argument("--sources-dir", type=Path, default=None,
                    help="folder that sources stored outside the .qdpx may be read from (default: only the archive)")
+    p.add_argument("--include-machine", action="store_true",
+                   help="also import codings by intcap model users (default: skip them and say how many)")
+    p.add_argument("--positions", choices=("auto", "codepoints", "utf16"), default="auto",
+                   help="how the project counts positions (default auto: UTF-16 units for NVivo and for "
+                        "intcap exports made with --positions utf16, code points otherwise)")
     p.add_argument("--out", type=Path, help="hand-coded examples JSONL to write (for `intcap train --examples`)")
     return p
 
@@ -19,5 +24,6 @@ def add_parser(sub):
 def run(args) -> int:
     from pipeline.refi import run_import
 
-    print(run_import(args.qdpx, args.qdc, args.mapping, args.out, args.sources_dir))
+    print(run_import(args.qdpx, args.qdc, args.mapping, args.out, args.sources_dir,
+                     include_machine=args.include_machine, positions=args.positions))
     return 0

@@ -1,8 +1,9 @@
 """REFI-QDA (QDA-XML 1.0) exchange: export results to NVivo/ATLAS.ti/MAXQDA/QualCoder, import codings back.
 
-``intcap export --qdpx FILE [--from OUT_DIR] [--qdc FILE]`` is ``run_export``;
-``intcap import --qdpx FILE [--map MAPPING] --out EXAMPLES.jsonl`` / ``intcap import --qdc FILE``
-is ``run_import``. See docs/REFI-QDA.md.
+``intcap export --qdpx FILE [--from OUT_DIR] [--qdc FILE] [--positions codepoints|utf16]`` is
+``run_export``; ``intcap import --qdpx FILE [--map MAPPING] [--include-machine]
+[--positions codepoints|utf16] --out EXAMPLES.jsonl`` / ``intcap import --qdc FILE`` is
+``run_import``. See docs/REFI-QDA.md and docs/REFI.md (provenance, positions).
 """
 from __future__ import annotations
 
@@ -24,13 +25,14 @@ __all__ = [
 _MAX_LISTED = 20
 
 
-def run_export(out_dir: Path, qdpx: Path | None, qdc: Path | None) -> str:
+def run_export(out_dir: Path, qdpx: Path | None, qdc: Path | None, *, positions: str = "codepoints",
+               db: str | None = None, corpus: str | None = None) -> str:
     """Export ``out_dir`` as a .qdpx project and/or the codebook as .qdc; one summary line each."""
     if qdpx is None and qdc is None:
         raise ImportExportError("export: nothing to write; expected --qdpx FILE and/or --qdc FILE")
     lines = []
     if qdpx is not None:
-        lines.append(export_qdpx(Path(out_dir), Path(qdpx)).line())
+        lines.append(export_qdpx(Path(out_dir), Path(qdpx), positions=positions, db=db, corpus=corpus).line())
     if qdc is not None:
         lines.append(f"wrote {export_qdc(Path(qdc))}: codebook with 4 codes x 3 valence sub-codes")
     return "\n".join(lines)
@@ -43,12 +45,13 @@ def write_examples(examples: list[dict], out: Path) -> None:
 
 
 def run_import(qdpx: Path | None, qdc: Path | None, mapping: Path | None, out: Path | None,
-               sources_dir: Path | None = None) -> str:
+               sources_dir: Path | None = None, *, include_machine: bool = False, positions: str = "auto") -> str:
     """Import a project's codings as examples (written to ``out`` only after a full success),
     and/or report how a codebook maps onto ours. Returns a human-readable summary."""
     if qdpx is None and qdc is None:
         raise ImportExportError("import: nothing to read; expected --qdpx FILE and/or --qdc FILE")
-    result = import_qdpx(Path(qdpx), mapping, sources_dir=sources_dir) if qdpx is not None else None
+    result = (import_qdpx(Path(qdpx), mapping, sources_dir=sources_dir, offsets=positions,
+                          include_machine=include_machine) if qdpx is not None else None)
     report = import_qdc(Path(qdc), mapping) if qdc is not None else None
     lines: list[str] = []
     if result is not None:

@@ -11,6 +11,10 @@ from pipeline.errors import ImportExportError
 from pipeline.refi.mapping import CodeNode
 from pipeline.refi.xmlutil import local, norm_guid
 
+#: the source variable that names a source's company. intcap exports write it next to the case
+#: membership, because tools that drop a Case's SourceRefs (QualCoder) keep source variables
+COMPANY_VARIABLE = "company"
+
 
 def open_qdpx(path: Path) -> tuple[zipfile.ZipFile, bytes]:
     """The open zip and the bytes of its ``project.qde``; clear errors for anything else."""
@@ -99,3 +103,21 @@ def cases(root: etree._Element) -> tuple[dict[str, str], dict[str, str]]:
         for ref in children(case, "SelectionRef"):
             by_selection.setdefault(norm_guid(ref.get("targetGUID")), name)
     return by_source, by_selection
+
+
+def variable_names(root: etree._Element) -> dict[str, str]:
+    """Variable GUID -> name, for reading VariableValues of cases and sources."""
+    vars_el = child(root, "Variables")
+    return {norm_guid(v.get("guid")): v.get("name") or "" for v in (children(vars_el, "Variable")
+                                                                     if vars_el is not None else [])}
+
+
+def text_value(owner: etree._Element, names: dict[str, str], wanted: str) -> str | None:
+    """The TextValue of the variable named ``wanted`` (any case) on ``owner``, else None."""
+    for vv in children(owner, "VariableValue"):
+        ref = child(vv, "VariableRef")
+        value = child(vv, "TextValue")
+        if (ref is not None and value is not None and (value.text or "").strip()
+                and names.get(norm_guid(ref.get("targetGUID")), "").strip().casefold() == wanted.casefold()):
+            return value.text.strip()
+    return None

@@ -131,18 +131,37 @@ def source_text(src: etree._Element, files: SourceFiles, what: str) -> str:
     )
 
 
+#: what an intcap export with ``positions="utf16"`` adds to the project's ``origin``, so that
+#: import reads it back in UTF-16 units without being told
+UTF16_ORIGIN_MARK = "positions in UTF-16 code units"
+
+
+def origin_counts_utf16(origin: str) -> bool:
+    """NVivo (a .NET program; its Mac version alike) counts UTF-16 units, and so does an intcap
+    export that says so in its origin; everyone else counts code points, as the standard says."""
+    low = origin.strip().casefold()
+    return low.startswith("nvivo") or (low.startswith("intcap") and UTF16_ORIGIN_MARK.casefold() in low)
+
+
 class OffsetMap:
-    """Converts a tool's positions into code-point indices of ``text``."""
+    """Converts between a tool's positions and code-point indices of ``text``."""
 
     def __init__(self, text: str, mode: str):
         self.length = len(text)
         self.mode = mode
         self.units = self.length
         self._astral: list[int] = []
+        self._astral_index: list[int] = []
         if mode == "utf16":
-            cps = [i for i, ch in enumerate(text) if ord(ch) > 0xFFFF]
-            self._astral = [i + k for k, i in enumerate(cps)]  # UTF-16 start of each astral char
-            self.units = self.length + len(cps)
+            self._astral_index = [i for i, ch in enumerate(text) if ord(ch) > 0xFFFF]
+            self._astral = [i + k for k, i in enumerate(self._astral_index)]  # UTF-16 start of each astral char
+            self.units = self.length + len(self._astral_index)
+
+    def to_position(self, index: int) -> int:
+        """The position a tool in this mode gives code-point index ``index`` (for export)."""
+        if self.mode != "utf16" or not self._astral_index:
+            return index
+        return index + bisect_left(self._astral_index, index)  # one extra unit per astral char before it
 
     def to_index(self, pos: int) -> int | None:
         """Code-point index of position ``pos``; None inside a surrogate pair or out of range."""
