@@ -1,6 +1,7 @@
 """Result files: atomic writes, CSV/JSONL agreement, a self-contained escaped report."""
 from __future__ import annotations
 
+import csv
 import json
 
 import pytest
@@ -38,6 +39,26 @@ def test_passage_writer_streams_and_reads_back(tmp_path):
     assert [c.to_dict() for c in back] == [c.to_dict() for c in rows]
     csv_lines = (tmp_path / "passages.csv").read_text().splitlines()
     assert len(csv_lines) == 3 and csv_lines[0].startswith("id,company,source")
+
+
+def test_every_coding_carries_model_coder_and_evidence_sentence(tmp_path):
+    text = "Q: Hvordan? A: Vi mødte en agent 🚀 på en messe. Han kendte alle i Oslo."
+    start = text.index("Vi")
+    p = Passage("d-01", "Fjord ApS", "fjord.txt", start, len(text), text[start:], language="da")
+    a = text.index("Han")
+    codes = {c: CodeScore(0.9 if c == "NET" else 0.1, "+", {"+": 0.8, "-": 0.1, "0": 0.1}) for c in CODES}
+    coding = Coding(p, codes, ["NET"], {"NET": (a, len(text))}, "c6e9bd043ed7", "da", "multilingual")
+    writer = PassageWriter(tmp_path)
+    writer.write([coding])
+    writer.close()
+    row = json.loads((tmp_path / "passages.jsonl").read_text(encoding="utf-8"))
+    assert (row["model_version"], row["coder"], row["language"]) == ("c6e9bd043ed7", "multilingual", "da")
+    assert row["evidence"] == {"NET": [a, len(text)]} and row["evidence_text"] == {"NET": "Han kendte alle i Oslo."}
+    with open(tmp_path / "passages.csv", encoding="utf-8", newline="") as fh:
+        (flat,) = list(csv.DictReader(fh))
+    assert (flat["model_version"], flat["coder"], flat["language"]) == ("c6e9bd043ed7", "multilingual", "da")
+    assert flat["NET_evidence"] == "Han kendte alle i Oslo." and flat["ENT_evidence"] == ""
+    assert read_codings(tmp_path)[0].to_dict() == coding.to_dict()  # the extra field reads back cleanly
 
 
 def test_failed_writer_leaves_nothing(tmp_path):

@@ -17,6 +17,7 @@ from pipeline.records import CODES
 from pipeline.refi import export_qdc, export_qdpx, import_qdc, import_qdpx, run_export, run_import
 from pipeline.refi.mapping import load_mapping, match_name
 from pipeline.refi.sources import OffsetMap
+from pipeline.refi.xmlutil import make_guid
 
 NS = {"q": "urn:QDA-XML:project:1.0", "c": "urn:QDA-XML:codebook:1.0"}
 FIXTURES = Path(__file__).resolve().parent / "fixtures" / "refi"
@@ -189,6 +190,211 @@ def test_round_trip_crlf_lf_non_ascii_and_astral(tmp_path):
     assert all(texts[e["source"]][1][e["start"]:e["end"]] == e["text"] for e in got)
 
 
+# ---------------------------------------------------------------- provenance: machine, human, reviewed
+INTCAP_OUT = FIXTURES / "intcap_out"
+FIXTURE_MODEL = "c6e9bd043ed7"
+
+
+def fixture_rows() -> list[dict]:
+    return [json.loads(x) for x in (INTCAP_OUT / "passages.jsonl").read_text(encoding="utf-8").splitlines()]
+
+
+def selections_of(root: etree._Element) -> list[etree._Element]:
+    return root.findall("q:Sources/q:TextSource/q:PlainTextSelection", NS)
+
+
+def test_exported_codings_carry_model_coder_and_evidence(tmp_path):
+    root = qde_of(export_qdpx(INTCAP_OUT, tmp_path / "p.qdpx").path)
+    assert [u.get("name") for u in root.findall("q:Users/q:User", NS)] == [f"intcap model {FIXTURE_MODEL}"]
+    user = root.find("q:Users/q:User", NS).get("guid")
+    rows = {r["id"]: r for r in fixture_rows()}
+    sels = selections_of(root)
+    assert len(sels) == sum(len(r["assigned"]) for r in rows.values()) == 8
+    for sel in sels:
+        row = rows[sel.get("name")]
+        code = sel.find("q:Description", NS).text.split()[0]
+        a, b = row["evidence"][code]
+        sentence = (INTCAP_OUT / "sources" / row["source"]).read_bytes().decode("utf-8")[a:b]
+        desc = sel.find("q:Description", NS).text
+        assert f"model {FIXTURE_MODEL}" in desc and f"{row['coder']} coder, language {row['language']}" in desc
+        assert desc.endswith(f'evidence: "{sentence}"') and sentence == row["evidence_text"][code]
+        assert sel.get("creatingUser") == sel.find("q:Coding", NS).get("creatingUser") == user
+    assert {rows[s.get("name")]["coder"] for s in sels} == {"english", "multilingual"}
+
+
+def test_intcap_export_reimported_gives_no_examples_by_default(tmp_path):
+    qdpx = export_qdpx(INTCAP_OUT, tmp_path / "p.qdpx").path
+    out = tmp_path / "examples.jsonl"
+    summary = run_import(qdpx, None, None, out)
+    assert out.read_text(encoding="utf-8") == ""
+    assert "0 examples from 0 of 8 codings" in summary
+    assert "skipped 8 machine coding(s) by intcap model users (--include-machine imports them)" in summary
+    result = import_qdpx(qdpx)
+    assert result.machine_skipped == {f"intcap model {FIXTURE_MODEL}": 8}
+    assert ("8 coding(s) by 'intcap model c6e9bd043ed7'",
+            "machine codings of an intcap model; --include-machine imports them") in result.skipped
+    every = import_qdpx(qdpx, include_machine=True).examples
+    assert len(every) == 6 and all(e["machine"] for e in every)  # six coded passages, n-04 has no code
+
+
+def test_coding_changed_by_a_named_human_is_the_only_example(tmp_path):
+    qdpx = zip_dir(FIXTURES / "human_edit", tmp_path / "edited.qdpx")
+    result = import_qdpx(qdpx)
+    n02 = next(r for r in fixture_rows() if r["id"] == "n-02")
+    assert [(e["coder"], e["machine"], e["company"], e["text"], e["codes"], e["start"], e["end"])
+            for e in result.examples] == [
+        ("Karen Holm", False, "Northbeam Optics Ltd", n02["text"], {"PRI": "0"}, n02["start"], n02["end"])]
+    assert result.n_machine_skipped == 7 and result.n_codings == 8
+    both = import_qdpx(qdpx, include_machine=True).examples
+    assert len(both) == 6 and [e["coder"] for e in both if not e["machine"]] == ["Karen Holm"]
+    assert not any(e["start"] == n02["start"] and e["machine"] for e in both)  # her coding replaced the model's
+
+
+def _add_human(root: etree._Element, name: str) -> str:
+    guid = "00000000-0000-4000-8000-00000000beef"
+    etree.SubElement(root.find("q:Users", NS), "{%s}User" % NS["q"], guid=guid, name=name)
+    return guid
+
+
+def _rezip(qdpx: Path, root: etree._Element, dest: Path) -> Path:
+    with zipfile.ZipFile(qdpx) as src, zipfile.ZipFile(dest, "w") as zf:
+        for name in src.namelist():
+            zf.writestr(name, etree.tostring(root, xml_declaration=True, encoding="UTF-8")
+                        if name == "project.qde" else src.read(name))
+    return dest
+
+
+def test_a_human_coding_over_the_models_span_counts_as_human(tmp_path):
+    qdpx = export_qdpx(INTCAP_OUT, tmp_path / "p.qdpx").path
+    root = qde_of(qdpx)
+    ole = _add_human(root, "Ole")
+    machine_sel = root.find(".//q:PlainTextSelection[@name='h-03']", NS)
+    mine = etree.fromstring(etree.tostring(machine_sel))  # Ole codes the same span, with another code
+    mine.set("guid", "00000000-0000-4000-8000-0000000000a1")
+    mine.set("creatingUser", ole)
+    coding = mine.find("q:Coding", NS)
+    coding.set("guid", "00000000-0000-4000-8000-0000000000a2")
+    coding.set("creatingUser", ole)
+    coding.find("q:CodeRef", NS).set("targetGUID", make_guid("code", "NET", "+"))
+    machine_sel.addnext(mine)
+    moved = root.find(".//q:PlainTextSelection[@name='n-03']", NS)
+    moved.set("modifyingUser", ole)  # Ole moved the ends of the model's selection: it is his now
+    got = import_qdpx(_rezip(qdpx, root, tmp_path / "ole.qdpx"))
+    h03 = next(r for r in fixture_rows() if r["id"] == "h-03")
+    assert sorted((e["coder"], e["text"], e["codes"]) for e in got.examples) == sorted([
+        ("Ole", h03["text"], {"NET": "+"}),
+        ("Ole", "Now we read every tender 📄 and keep a log of what each market demands, so the second "
+                "product went through in six weeks.", {"ABS": "+"})])
+    assert got.n_machine_skipped == 7  # the model's own ENT + on h-03 stays a machine coding
+
+
+def test_reviewed_codings_are_exported_under_their_reviewer(tmp_path):
+    from pipeline.outputs import read_codings
+    from pipeline.review.store import LabelStore
+
+    out = tmp_path / "OUT"
+    shutil.copytree(INTCAP_OUT, out)
+    codings = {c.passage.id: c for c in read_codings(out)}
+    store = LabelStore.open(out)
+    try:
+        store.record("OUT", codings["n-01"], {"NET": "+", "ENT": "-"}, "Karen Holm")
+        store.record("OUT", codings["h-02"], {"PRI": "-", "ABS": "+"}, "Jonas Brink")
+        store.record("OUT", codings["n-04"], {}, "Jonas Brink")  # no code applies: nothing to code in QDA
+        store.record("OUT", codings["h-01"], {"NET": "0"}, "Karen Holm")
+        store.undo_last("OUT", "Karen Holm")  # undone: not exported
+    finally:
+        store.close()
+    summary = export_qdpx(out, tmp_path / "r.qdpx")
+    assert (summary.n_selections, summary.n_reviewed, summary.n_reviewers, summary.reviews_left_out) == (12, 4, 2, 1)
+    assert "12 coded selections (one coding each, 4 of them by 2 reviewer(s))" in summary.line()
+    root = qde_of(summary.path)
+    assert [u.get("name") for u in root.findall("q:Users/q:User", NS)] == [
+        f"intcap model {FIXTURE_MODEL}", "Jonas Brink", "Karen Holm"]
+    result = import_qdpx(summary.path)  # machine codings skipped: the reviewers' remain
+    got = sorted((e["coder"], e["start"], e["codes"], e["company"]) for e in result.examples)
+    assert got == [("Jonas Brink", codings["h-02"].passage.start, {"ABS": "+", "PRI": "-"}, "Hvidsand Keramik ApS"),
+                   ("Karen Holm", codings["n-01"].passage.start, {"NET": "+", "ENT": "-"}, "Northbeam Optics Ltd")]
+    assert result.n_machine_skipped == 8
+    desc = root.find(".//q:PlainTextSelection[@name='n-01'][@creatingUser='%s']/q:Description"
+                     % make_guid("user", "reviewer", "Karen Holm"), NS).text
+    assert "reviewed by Karen Holm" in desc and f"changes the suggestion of model {FIXTURE_MODEL}" in desc
+
+
+# ---------------------------------------------------------------- round trips: company, positions, CRLF
+def test_company_survives_when_cases_lose_their_source_refs(tmp_path):
+    qdpx = zip_dir(FIXTURES / "no_case_links", tmp_path / "qualcoder_like.qdpx")
+    root = qde_of(qdpx)
+    assert not root.findall("q:Cases/q:Case/q:SourceRef", NS) and root.findall("q:Cases/q:Case", NS)
+    result = import_qdpx(qdpx, include_machine=True)
+    companies = {r["id"]: r["company"] for r in fixture_rows()}
+    by_start = {(r["source"], r["start"]): r["company"] for r in fixture_rows()}
+    assert len(result.examples) == 6
+    assert all(e["company"] == by_start[(e["source"], e["start"])] for e in result.examples)
+    assert {e["company"] for e in result.examples} == set(companies.values())
+    # the source variable is what carried it: without it, the file name is all that is left
+    for vv in root.iter("{%s}VariableValue" % NS["q"]):
+        if vv.getparent().tag.endswith("TextSource"):
+            vv.getparent().remove(vv)
+    bare = import_qdpx(_rezip(qdpx, root, tmp_path / "bare.qdpx"), include_machine=True)
+    assert {e["company"] for e in bare.examples} == {"hvidsand", "northbeam"}
+
+
+def test_case_membership_wins_over_the_source_variable(tmp_path):
+    qdpx = export_qdpx(INTCAP_OUT, tmp_path / "p.qdpx").path
+    root = qde_of(qdpx)
+    case = next(c for c in root.findall("q:Cases/q:Case", NS) if c.get("name") == "Northbeam Optics Ltd")
+    case.set("name", "Northbeam (renamed in NVivo)")
+    got = import_qdpx(_rezip(qdpx, root, tmp_path / "renamed.qdpx"), include_machine=True)
+    assert {e["company"] for e in got.examples if e["source"] == "northbeam.txt"} == {"Northbeam (renamed in NVivo)"}
+
+
+def _utf16_units(text: str, index: int) -> int:
+    return len(text[:index].encode("utf-16-le")) // 2
+
+
+def test_positions_utf16_export_reimports_exactly_with_emoji(tmp_path):
+    from intcap.cli import main
+
+    qdpx = tmp_path / "nvivo.qdpx"
+    assert main(["export", "--from", str(INTCAP_OUT), "--qdpx", str(qdpx), "--positions", "utf16"]) == 0
+    root = qde_of(qdpx)
+    assert "UTF-16" in root.get("origin")
+    rows = {r["id"]: r for r in fixture_rows()}
+    texts = {n: (INTCAP_OUT / "sources" / n).read_bytes().decode("utf-8") for n in ("hvidsand.txt", "northbeam.txt")}
+    drift = 0
+    for sel in selections_of(root):
+        r = rows[sel.get("name")]
+        assert int(sel.get("startPosition")) == _utf16_units(texts[r["source"]], r["start"])
+        assert int(sel.get("endPosition")) == _utf16_units(texts[r["source"]], r["end"])
+        drift += int(sel.get("startPosition")) != r["start"]
+    assert drift >= 4  # emoji before these passages: the two countings differ there
+    want = sorted((r["source"], r["start"], r["end"], r["text"]) for r in rows.values() if r["assigned"])
+    for forced in ([], ["--positions", "utf16"]):  # detected from the origin, or forced
+        out = tmp_path / "ex.jsonl"
+        assert main(["import", "--qdpx", str(qdpx), "--include-machine", "--out", str(out)] + forced) == 0
+        got = [json.loads(x) for x in out.read_text(encoding="utf-8").splitlines()]
+        assert sorted((e["source"], e["start"], e["end"], e["text"]) for e in got) == want
+    with pytest.raises(ImportExportError, match="lies outside its text"):  # read as code points, it drifts off
+        import_qdpx(qdpx, offsets="codepoints", include_machine=True)
+
+
+@pytest.mark.parametrize("positions", ["codepoints", "utf16"])
+def test_crlf_source_round_trips_with_exact_spans(tmp_path, positions):
+    stored = (INTCAP_OUT / "sources" / "hvidsand.txt").read_bytes()
+    assert stored.count(b"\r\n") == stored.count(b"\n") == 7
+    qdpx = export_qdpx(INTCAP_OUT, tmp_path / "p.qdpx", positions=positions).path
+    root = qde_of(qdpx)
+    guid = next(s.get("guid") for s in root.findall("q:Sources/q:TextSource", NS) if s.get("name") == "hvidsand.txt")
+    with zipfile.ZipFile(qdpx) as zf:
+        assert zf.read(f"sources/{guid}.txt") == stored  # line endings kept byte for byte
+    text = stored.decode("utf-8")
+    got = [e for e in import_qdpx(qdpx, include_machine=True).examples if e["source"] == "hvidsand.txt"]
+    want = [r for r in fixture_rows() if r["source"] == "hvidsand.txt"]
+    assert [(e["start"], e["end"], e["text"]) for e in got] == [(r["start"], r["end"], r["text"]) for r in want]
+    assert all(text[e["start"]:e["end"]] == e["text"] for e in got)
+    assert "\r\n" in got[1]["text"]  # h-02 spans a line break
+
+
 # ---------------------------------------------------------------- real NVivo 12 export
 NVIVO_MAP = {
     "2. Distrust": "NET -",  # parent: its sub-codes follow it
@@ -261,6 +467,54 @@ def test_nvivo12_sample_every_coding_read_offsets_right():
     assert got == want
     assert {c for e in mapped.examples for c in e["codes"]} == {"NET", "ENT", "PRI", "ABS"}
     assert not mapped.warnings
+
+
+#: the two pristine NVivo 12 exports in ../shared/samples (SOURCES.md): file, codings, origin
+PRISTINE_NVIVO = [("nvivo12_win_export.qdpx", 303, "NVivo for Windows 12.6"),
+                  ("nvivo12_mac_export.qdpx", 297, "NVivo for Mac 12.7.0")]
+
+
+def _on_word_boundaries(text: str, start: int, end: int) -> bool:
+    return (0 <= start < end <= len(text)
+            and (start == 0 or not (text[start - 1].isalnum() and text[start].isalnum()))
+            and (end == len(text) or not (text[end - 1].isalnum() and text[end].isalnum())))
+
+
+@pytest.mark.parametrize("name, n_codings, origin", PRISTINE_NVIVO)
+def test_pristine_nvivo_exports_import_every_coding_on_word_boundaries(name, n_codings, origin):
+    path = SAMPLES / name
+    if not path.is_file():
+        pytest.skip(f"../shared/samples/{name} not present")
+    root = qde_of(path)
+    assert len(root.findall("q:Sources/q:TextSource/q:PlainTextSelection/q:Coding", NS)) == n_codings
+    result = import_qdpx(path)
+    assert (result.origin, result.offsets, result.n_text_sources) == (origin, "utf16", 2)
+    assert result.n_codings == n_codings and result.n_machine_skipped == 0  # NVivo users are people
+    assert result.n_mapped_codings == 0 and sum(result.unmapped.values()) == n_codings  # a Hungarian codebook
+    # map every top-level code onto NET, so that every selection becomes (part of) an example
+    top = {c.get("name"): "NET" for c in root.findall("q:CodeBook/q:Codes/q:Code", NS)}
+    every = import_qdpx(path, top)
+    assert every.n_mapped_codings == n_codings and not every.warnings
+    with zipfile.ZipFile(path) as zf:
+        members = {m.casefold(): m for m in zf.namelist()}
+        texts = {s.get("name"): zf.read(members["sources/" + s.get("plainTextPath").split("://")[1].casefold()])
+                 .decode("utf-8-sig") for s in root.findall("q:Sources/q:TextSource", NS)}
+    # independently: each selection read as UTF-16 units of the BOM-less text
+    want = set()
+    for src in root.findall("q:Sources/q:TextSource", NS):
+        u16 = texts[src.get("name")].encode("utf-16-le")
+        for sel in src.findall("q:PlainTextSelection", NS):
+            a, b = int(sel.get("startPosition")), int(sel.get("endPosition"))
+            want.add((src.get("name"), u16[2 * a:2 * b].decode("utf-16-le")))
+    assert {(e["source"], e["text"]) for e in every.examples} == want
+    assert all(texts[e["source"]][e["start"]:e["end"]] == e["text"] and e["text"].strip() for e in every.examples)
+    on_words = sum(_on_word_boundaries(texts[e["source"]], e["start"], e["end"]) for e in every.examples)
+    assert on_words >= 0.98 * len(every.examples)  # 185 of 188 spans (Windows), 184 of 187 (Mac)
+    read_as_code_points = import_qdpx(path, top, offsets="codepoints").examples
+    assert sum(_on_word_boundaries(texts[e["source"]], e["start"], e["end"])
+               for e in read_as_code_points) < 0.3 * len(read_as_code_points)
+    # with the mapping of some codes: the examples counted from the XML independently
+    assert len(import_qdpx(path, NVIVO_MAP).examples) == len(_nvivo_expected(root, NVIVO_MAP)) > 50
 
 
 # ---------------------------------------------------------------- fixtures in the style of ATLAS.ti and MAXQDA
