@@ -57,6 +57,10 @@ class Transcript:
     interviewee: str | None = None
     date: str | None = None
     language: str | None = None
+    #: the interviewer's speaker name as given by the user (manifest or argument); beats the guess
+    interviewer: str | None = None
+    #: each speaker's detected role, "interviewer" or "respondent" (pipeline.ingest.roles)
+    speaker_roles: dict[str, str] = field(default_factory=dict)
 
     @property
     def content_hash(self) -> str:

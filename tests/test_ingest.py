@@ -59,7 +59,8 @@ def test_txt_mixed_line_endings(tmp_path):
 
 
 def test_txt_hash_lines_are_not_headings(tmp_path):
-    t = one(write(tmp_path, "notes.txt", "# not a heading in .txt\n\nText."))
+    # (a short line without end punctuation on top would be a title: see test_transcript_shapes)
+    t = one(write(tmp_path, "notes.txt", "# not a heading in .txt, just text.\n\nText."))
     assert [x.role for x in t.turns] == ["answer", "answer"]
 
 

@@ -78,7 +78,9 @@ def test_no_split_when_only_one_threshold_is_passed():
     text = many_short + "\n\n" + few_long.strip()
     t = transcript(text, [Turn(0, len(many_short)), Turn(len(many_short) + 2, len(text))])
     assert [p.id for p in segment(t)] == ["folder-acme_talk-01", "folder-acme_talk-02"]
-    assert len(segment(t, max_sentences=5, max_chars=100)) == 1 + 6
+    assert len(segment(t, max_sentences=5, max_chars=100, min_chars=0)) == 1 + 6
+    # windows under min_chars ("Yes. Yes. Yes. Yes. Yes." is 24) join their neighbours
+    assert all(len(p.text) >= 30 for p in segment(t, max_sentences=5, max_chars=100))
 
 
 def test_ids_for_questions_headings_and_code_questions():
@@ -88,9 +90,12 @@ def test_ids_for_questions_headings_and_code_questions():
     assert [(p.id, p.role) for p in passages] == [
         ("named_speakers-h01", "heading"), ("named_speakers-q01", "question"), ("named_speakers-01", "answer"),
         ("named_speakers-02", "answer"), ("named_speakers-q02", "question"), ("named_speakers-03", "answer")]
-    coded_all = segment(t, code_questions=True)
+    coded_all = segment(t, code_questions=True, min_chars=0)
     assert [p.id for p in coded_all if p.coded] == [f"named_speakers-{i:02d}" for i in range(1, 6)]
     assert coded_all[1].speaker == "Interviewer"
+    # "And Sweden?" is too short to code even then: it stays context
+    short = [p for p in segment(t, code_questions=True) if p.text == "And Sweden?"]
+    assert [p.coded for p in short] == [False]
 
 
 def test_given_ids_are_kept_and_never_split():
@@ -154,6 +159,7 @@ def test_bad_max_sentences():
 
 
 def test_ids_stay_unique_across_sub_folders():
-    a = Transcript(source="wave1/acme.txt", company="Acme", text="We export.", format="txt", turns=[Turn(0, 10)])
-    b = Transcript(source="wave2/acme.txt", company="Acme", text="We export.", format="txt", turns=[Turn(0, 10)])
+    body = "We export to Germany and Sweden."
+    a = Transcript(source="wave1/acme.txt", company="Acme", text=body, format="txt", turns=[Turn(0, len(body))])
+    b = Transcript(source="wave2/acme.txt", company="Acme", text=body, format="txt", turns=[Turn(0, len(body))])
     assert [p.id for p in segment(a) + segment(b)] == ["wave1-acme-01", "wave2-acme-01"]

@@ -20,6 +20,8 @@ class SourceInfo:
     interviewee: str | None = None
     date: str | None = None
     language: str | None = None
+    #: the interviewer's speaker name, when the user gives it (see pipeline.ingest.roles)
+    interviewer: str | None = None
 
     def transcript(self, text: str, turns: list[Turn], company: str | None = None) -> Transcript:
         return Transcript(
@@ -31,6 +33,7 @@ class SourceInfo:
             interviewee=self.interviewee,
             date=self.date,
             language=self.language,
+            interviewer=self.interviewer,
         )
 
 

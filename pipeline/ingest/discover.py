@@ -105,8 +105,12 @@ def discover(folder: str | Path) -> tuple[list[Path], list[IngestError]]:
     return files, errors
 
 
-def iter_folder(folder: str | Path, *, max_bytes: int | None = None) -> Iterator[Transcript | IngestError]:
-    """Transcripts one file at a time, with an IngestError in place of each bad file."""
+def iter_folder(folder: str | Path, *, max_bytes: int | None = None,
+                interviewer: str | None = None) -> Iterator[Transcript | IngestError]:
+    """Transcripts one file at a time, with an IngestError in place of each bad file.
+
+    ``interviewer`` names the interviewer speaker for files whose manifest row names none.
+    """
     folder = Path(folder)
     files, errors = discover(folder)
     root = folder if folder.is_dir() else folder.parent
@@ -115,15 +119,19 @@ def iter_folder(folder: str | Path, *, max_bytes: int | None = None) -> Iterator
     for path in files:
         entry = manifest.get(path.relative_to(root).as_posix())
         try:
-            yield from read_source(path, entry, root=root, max_bytes=max_bytes)
+            yield from read_source(path, entry, root=root, max_bytes=max_bytes, interviewer=interviewer)
         except IngestError as exc:
             yield exc
 
 
-def ingest_folder(folder: str | Path, *, max_bytes: int | None = None) -> tuple[list[Transcript], list[IngestError]]:
-    """Read every transcript under ``folder`` (or one file); bad files become errors."""
+def ingest_folder(folder: str | Path, *, max_bytes: int | None = None,
+                  interviewer: str | None = None) -> tuple[list[Transcript], list[IngestError]]:
+    """Read every transcript under ``folder`` (or one file); bad files become errors.
+
+    ``interviewer``: see iter_folder.
+    """
     transcripts: list[Transcript] = []
     errors: list[IngestError] = []
-    for item in iter_folder(folder, max_bytes=max_bytes):
+    for item in iter_folder(folder, max_bytes=max_bytes, interviewer=interviewer):
         (errors if isinstance(item, IngestError) else transcripts).append(item)
     return transcripts, errors

@@ -1,4 +1,7 @@
-"""The corpus manifest: `manifest.csv` with `file,company[,interviewee,date,language]`.
+"""The corpus manifest: `manifest.csv` with `file,company[,interviewee,date,language,interviewer]`.
+
+`interviewer` names the speaker who asks the questions in that file (it beats the
+guess in pipeline.ingest.roles); several names are separated by ";".
 
 Spreadsheet exports are the usual source, so a BOM, cp1252 and a `;` or tab
 delimiter (Danish Excel) are accepted.
@@ -27,6 +30,7 @@ class ManifestEntry:
     interviewee: str | None = None
     date: str | None = None
     language: str | None = None
+    interviewer: str | None = None
 
 
 def normalize_name(name: str) -> str:
@@ -56,7 +60,7 @@ def load_manifest(path: str | Path) -> dict[str, ManifestEntry]:
         missing = [c for c in _REQUIRED if c not in header]
         if missing:
             raise IngestError(path, f"manifest has no {' or '.join(repr(c) for c in missing)} column "
-                                    f"(header: {', '.join(header)}); expected file,company[,interviewee,date,language]")
+                                    f"(header: {', '.join(header)}); expected file,company[,interviewee,date,language,interviewer]")
         entries: dict[str, ManifestEntry] = {}
         for values in rows:
             if not any(v.strip() for v in values):
@@ -74,6 +78,7 @@ def load_manifest(path: str | Path) -> dict[str, ManifestEntry]:
                 interviewee=row.get("interviewee") or None,
                 date=row.get("date") or None,
                 language=(row.get("language") or "").lower() or None,
+                interviewer=row.get("interviewer") or None,
             )
     except csv.Error as exc:
         raise IngestError(path, f"line {rows.line_num}: not readable as CSV ({exc})") from None

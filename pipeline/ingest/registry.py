@@ -10,6 +10,7 @@ from pipeline.errors import IngestError
 from pipeline.ingest.base import Reader, SourceInfo
 from pipeline.ingest.jsonl import read_jsonl
 from pipeline.ingest.manifest import ManifestEntry
+from pipeline.ingest.roles import assign_roles
 from pipeline.ingest.subtitles import read_srt, read_vtt
 from pipeline.ingest.text import read_markdown, read_text
 from pipeline.ingest.word import read_docx
@@ -105,12 +106,15 @@ def read_source(
     *,
     root: str | Path | None = None,
     max_bytes: int | None = None,
+    interviewer: str | None = None,
 ) -> list[Transcript]:
     """Read one transcript file into one Transcript per company it holds.
 
     ``entry`` (a manifest row) gives the company and metadata; without it the
     company is the file name stem. ``root`` is the corpus folder the source
-    name is made relative to. Raises IngestError naming the file and problem.
+    name is made relative to. ``interviewer`` names the interviewer speaker
+    (";" between several) where the manifest row names none; it beats the
+    guess (pipeline.ingest.roles). Raises IngestError naming the file and problem.
     """
     path = Path(path)
     reader = reader_for(path)
@@ -125,5 +129,6 @@ def read_source(
         interviewee=entry.interviewee if entry else None,
         date=entry.date if entry else None,
         language=entry.language if entry else None,
+        interviewer=(entry.interviewer if entry else None) or interviewer,
     )
-    return reader(data, info)
+    return [assign_roles(t) for t in reader(data, info)]

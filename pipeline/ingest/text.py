@@ -3,6 +3,11 @@
 Paragraphs are separated by blank lines (any mix of \\n, \\r\\n and \\r). When
 most paragraphs open with a speaker label the text is read as speaker turns;
 a turn's offsets then cover the utterance only, never the label.
+
+Text written one paragraph per line (no blank lines) is split at its lines.
+Metadata lines ("Date: 12 February 2024", lone timestamps, a "Transcribed by"
+footer) and the title lines at the top of prose are headings: context, never
+coded, never a speaker.
 """
 from __future__ import annotations
 
@@ -13,7 +18,7 @@ from typing import Iterator
 
 from pipeline.ingest.base import SourceInfo, stripped_span
 from pipeline.ingest.decode import decode_text
-from pipeline.ingest.speakers import match_label
+from pipeline.ingest.speakers import HEADER_ROLE_LABELS, Label, header_value, match_label, metadata_line
 from pipeline.records import Role, Transcript, Turn
 
 _BREAK = re.compile(r"\r\n|\r|\n")
@@ -25,6 +30,14 @@ _ATX_CLOSE = re.compile(r"[ \t]+#+[ \t]*$")
 # Speaker detection looks at this many paragraphs: enough to be sure, and
 # keeps a 200 MB file from being scanned twice.
 _DETECT_BLOCKS = 2000
+# One paragraph per line: most of a block's long lines end a sentence (hard-wrapped
+# prose breaks its lines mid-sentence). Shorter lines are not counted.
+_LONG_LINE = 40
+_LINE_ENDS_SHARE = 0.6
+_SENTENCE_END = frozenset(".?!…:;\"”’»)")
+# A title: one short line without punctuation at its end, before the first paragraph.
+_TITLE_CHARS = 100
+_TITLE_WORDS = 14
 
 
 @dataclass(frozen=True, slots=True)  # slots: a 200 MB file has millions of these
@@ -86,6 +99,12 @@ def markdown_blocks(text: str) -> list[Block]:
     return out
 
 
+def _header_label(text: str, label: Label, ls: int, le: int) -> bool:
+    """ "Interviewer: Karen Lund": a label word heading a metadata value, not a turn."""
+    return (" ".join(label.speaker.lower().strip(" .").split()) in HEADER_ROLE_LABELS
+            and header_value(text[ls + label.body:le]))
+
+
 def is_speaker_text(text: str, blocks: list[Block]) -> bool:
     """True when the paragraphs read as speaker turns rather than prose."""
     body = [b for b in blocks if not b.heading][:_DETECT_BLOCKS]
@@ -94,10 +113,10 @@ def is_speaker_text(text: str, blocks: list[Block]) -> bool:
     for b in body:
         for i, (ls, le) in enumerate(lines(text, b.start, b.end)):
             label = match_label(text, ls, le)
-            if label is None:
-                if i == 0:
+            if label is None or _header_label(text, label, ls, le):
+                if label is None and i == 0 and not metadata_line(text, ls, le, in_header=True):
                     break  # prose paragraph: don't scan its other lines
-                continue
+                continue  # metadata lines count for neither side
             label_lines += 1
             speakers[label.speaker] += 1
             labelled += i == 0
@@ -112,8 +131,86 @@ def is_speaker_text(text: str, blocks: list[Block]) -> bool:
 def turns_from_blocks(text: str, blocks: list[Block]) -> list[Turn]:
     """Turns for paragraphs/headings, reading speaker labels when the text has them."""
     if not is_speaker_text(text, blocks):
-        return [Turn(b.start, b.end, role="heading" if b.heading else "answer") for b in blocks]
+        return _prose_turns(text, line_paragraphs(text, blocks))
     return _speaker_turns(text, blocks)
+
+
+def _ends_sentence(text: str, end: int) -> bool:
+    return end > 0 and text[end - 1] in _SENTENCE_END
+
+
+def _one_paragraph_per_line(text: str, spans: list[tuple[int, int]]) -> bool:
+    """True when a run of lines reads as one paragraph per line, not as wrapped prose."""
+    long = [(ls, le) for ls, le in spans if le - ls >= _LONG_LINE]
+    if len(long) < 2:
+        return False
+    ends = sum(1 for _, le in long if _ends_sentence(text, le))
+    return ends >= _LINE_ENDS_SHARE * len(long)
+
+
+def _split_block(text: str, b: Block) -> list[Block]:
+    """A block cut at its metadata lines, and at every line where it is one paragraph per line."""
+    out: list[Block] = []
+    run: list[tuple[int, int]] = []
+
+    def close_run() -> None:
+        if not run:
+            return
+        if _one_paragraph_per_line(text, run):
+            for ls, le in run:
+                _add(out, text, ls, le)
+        else:
+            _add(out, text, run[0][0], run[-1][1])
+        run.clear()
+
+    for ls, le in lines(text, b.start, b.end):
+        s, e = stripped_span(text, ls, le)
+        if s == e:
+            continue
+        if metadata_line(text, s, e, in_header=not out and not run):
+            close_run()
+            _add(out, text, s, e, heading=True)
+        else:
+            run.append((s, e))
+    close_run()
+    return out
+
+
+def line_paragraphs(text: str, blocks: list[Block]) -> list[Block]:
+    """Blocks with one-paragraph-per-line runs split into lines and metadata lines split out."""
+    out: list[Block] = []
+    for b in blocks:
+        if b.heading or _BREAK.search(text, b.start, b.end) is None:
+            out.append(b)
+        else:
+            out.extend(_split_block(text, b))
+    return out
+
+
+def _single_line(text: str, b: Block) -> bool:
+    return _BREAK.search(text, b.start, b.end) is None
+
+
+def _title_line(text: str, b: Block) -> bool:
+    """One short line with no punctuation at its end: "Interview with Fjordlys ApS"."""
+    if b.end - b.start > _TITLE_CHARS or not _single_line(text, b):
+        return False
+    return text[b.end - 1].isalnum() and len(text[b.start:b.end].split()) <= _TITLE_WORDS
+
+
+def _prose_turns(text: str, blocks: list[Block]) -> list[Turn]:
+    """Paragraphs as answers; headings, metadata lines and the title lines on top as context."""
+    turns: list[Turn] = []
+    leading = True  # no paragraph of prose yet
+    for i, b in enumerate(blocks):
+        context = b.heading or (
+            b.end - b.start <= _TITLE_CHARS and _single_line(text, b)
+            and metadata_line(text, b.start, b.end, in_header=leading))
+        if not context and leading and i + 1 < len(blocks):
+            context = _title_line(text, b)
+        leading = leading and context
+        turns.append(Turn(b.start, b.end, role="heading" if context else "answer"))
+    return turns
 
 
 def _speaker_turns(text: str, blocks: list[Block]) -> list[Turn]:
@@ -142,6 +239,12 @@ def _speaker_turns(text: str, blocks: list[Block]) -> list[Turn]:
         single = _BREAK.search(text, b.start, b.end) is None
         for ls, le in ((b.start, b.end),) if single else lines(text, b.start, b.end):
             label = match_label(text, ls, le)
+            if _context_line(text, label, ls, le, in_header=speaker is None):
+                # metadata between turns is context; the current speaker goes on after it
+                flush(seg_start, seg_end)
+                seg_start, seg_end = None, le
+                _add_heading(turns, text, ls, le)
+                continue
             if label is not None:
                 flush(seg_start, seg_end)
                 speaker, role, time = label.speaker, label.role, label.time
@@ -152,6 +255,18 @@ def _speaker_turns(text: str, blocks: list[Block]) -> list[Turn]:
         # A paragraph without a label continues the previous speaker as its own turn.
         flush(seg_start, seg_end)
     return turns
+
+
+def _context_line(text: str, label: Label | None, ls: int, le: int, *, in_header: bool) -> bool:
+    if label is None:
+        return metadata_line(text, ls, le, in_header=in_header)
+    return in_header and _header_label(text, label, ls, le)
+
+
+def _add_heading(turns: list[Turn], text: str, start: int, end: int) -> None:
+    s, e = stripped_span(text, start, end)
+    if s < e:
+        turns.append(Turn(s, e, role="heading"))
 
 
 def read_text(data: bytes, info: SourceInfo) -> list[Transcript]:
