@@ -318,6 +318,9 @@ def test_reviewed_codings_are_exported_under_their_reviewer(tmp_path):
     desc = root.find(".//q:PlainTextSelection[@name='n-01'][@creatingUser='%s']/q:Description"
                      % make_guid("user", "reviewer", "Karen Holm"), NS).text
     assert "reviewed by Karen Holm" in desc and f"changes the suggestion of model {FIXTURE_MODEL}" in desc
+    with pytest.raises(ImportExportError, match="no such label database"):
+        export_qdpx(out, tmp_path / "typo.qdpx", db=str(tmp_path / "lables.sqlite"))
+    assert not (tmp_path / "lables.sqlite").exists() and not (tmp_path / "typo.qdpx").exists()
 
 
 # ---------------------------------------------------------------- round trips: company, positions, CRLF

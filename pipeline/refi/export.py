@@ -11,7 +11,7 @@ import math
 import zipfile
 from dataclasses import dataclass, replace
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from lxml import etree
 
@@ -23,6 +23,9 @@ from pipeline.refi.provenance import machine_user_name, reviewed_answers
 from pipeline.refi.selections import machine_selections, reviewed_selections
 from pipeline.refi.sources import UTF16_ORIGIN_MARK, OffsetMap
 from pipeline.refi.xmlutil import PROJECT_NS, atomic_write, make_guid, q, schema_errors, to_bytes
+
+if TYPE_CHECKING:
+    from pipeline.review.store import Answer
 
 #: case variables per code, from Profile.codes[code] (name suffix, CodeProfile field, type)
 CODE_VARIABLES: tuple[tuple[str, str], ...] = (
@@ -149,7 +152,7 @@ class _Users:
             etree.SubElement(users, q("User"), guid=guid, id=f"reviewer:{r}", name=r)
 
 
-def _reviewable(answers: list, texts: dict[str, str]) -> tuple[list, int]:
+def _reviewable(answers: list[Answer], texts: dict[str, str]) -> tuple[list[Answer], int]:
     """Answers that can be written as codings, and how many cannot (no code, or a stale span)."""
     ok = [a for a in answers if a.codes and a.source in texts and 0 <= a.start < a.end <= len(texts[a.source])
           and texts[a.source][a.start:a.end] == a.text]
@@ -217,7 +220,7 @@ def build_project(out_dir: Path, codebook: CodebookLike = None, *, positions: st
     by_source: dict[str, list[Coding]] = {}
     for c in codings:
         by_source.setdefault(c.passage.source, []).append(c)
-    reviews_of: dict[str, list] = {}
+    reviews_of: dict[str, list[Answer]] = {}
     for a in answers:
         reviews_of.setdefault(a.source, []).append(a)
     files: dict[str, str] = {}

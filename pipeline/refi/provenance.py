@@ -2,13 +2,14 @@
 
 Machine codings belong to a user named after the model version ("intcap model c6e9bd043ed7");
 reviewed codings (from the review label store) to their reviewer. On import, a coding counts
-as a machine coding only while nothing about it names a human: see ``is_machine_user``.
+as a machine coding only while nothing about it names a human (``importer._Reader.coder``).
 """
 from __future__ import annotations
 
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from pipeline.errors import ImportExportError
 from pipeline.outputs import evidence_texts
 from pipeline.records import Coding
 
@@ -51,6 +52,9 @@ def reviewed_answers(out_dir: Path, db: str | None = None, corpus: str | None = 
 
     if db is None and not (Path(out_dir) / DEFAULT_DB).is_file():
         return []
+    if db is not None and "://" not in db and not Path(db).is_file():
+        raise ImportExportError(f"--db {db}: no such label database; expected the SQLite file `intcap review` "
+                                "wrote (OUT_DIR/labels.sqlite) or an SQLAlchemy URL - check the path")
     store = LabelStore.open(Path(out_dir), db)
     try:
         history = store.history(corpus or corpus_name(Path(out_dir)))

@@ -2,6 +2,8 @@
 a reviewer's answer, each under its own REFI user, positions counted as the export was asked to."""
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 from lxml import etree
 
 from pipeline.errors import ImportExportError
@@ -9,6 +11,9 @@ from pipeline.records import CODES, Coding
 from pipeline.refi.provenance import coder_label, evidence_sentence
 from pipeline.refi.sources import OffsetMap
 from pipeline.refi.xmlutil import make_guid, q
+
+if TYPE_CHECKING:
+    from pipeline.review.store import Answer
 
 
 def _code_order(code: str) -> int:
@@ -51,8 +56,8 @@ def machine_selections(src: etree._Element, c: Coding, text: str, codes: dict, u
     return n
 
 
-def reviewed_selections(src: etree._Element, answer, codes: dict, user: str, omap: OffsetMap) -> int:
-    """One selection per code of a reviewer's answer (``pipeline.review.store.Answer``)."""
+def reviewed_selections(src: etree._Element, answer: Answer, codes: dict, user: str, omap: OffsetMap) -> int:
+    """One selection per code of a reviewer's answer."""
     n = 0
     for code, valence in sorted(answer.codes.items(), key=lambda kv: _code_order(kv[0])):
         if code not in codes or valence not in codes[code].sub_guids:
