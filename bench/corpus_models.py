@@ -42,14 +42,18 @@ def candidates() -> dict[str, CoderSettings]:
         "thesis only (previous default)": replace(DEFAULT, training_corpus=False),
         "default recipe + corpus": DEFAULT,
         "valence heads balanced": replace(DEFAULT, valence_balanced=True),
+        "TF-IDF valence head too": replace(DEFAULT, valence_tfidf=True),
         "no TF-IDF head": replace(DEFAULT, tfidf_weight=0.0),
         "C=1": replace(DEFAULT, C=1.0),
         "written corpus weighted 0.5 (real coded text counts double)": replace(DEFAULT, written_weight=0.5),
         "written corpus weighted 0.25": replace(DEFAULT, written_weight=0.25),
         "passage pooling": replace(DEFAULT, pooling="passage"),
-        "e5-small for every language": replace(DEFAULT, encoder="e5-small.v1", multilingual=""),
-        "MiniLM+e5 concatenated (ensemble)": replace(DEFAULT, encoder="minilm+e5.v1", multilingual=""),
-        "MiniLM+e5 concatenated + companion": replace(DEFAULT, encoder="minilm+e5.v1"),
+        "companion passage pooling (faster Nordic coding)": replace(DEFAULT, multilingual_pooling="passage"),
+        # e5 per sentence is ~20 min of encoding on 2 cores for the corpus; these compare at passage pooling
+        "e5-small for every language (passage pooling)": replace(DEFAULT, encoder="e5-small.v1", multilingual="",
+                                                                 pooling="passage"),
+        "MiniLM+e5 concatenated, passage pooling (ensemble)": replace(DEFAULT, encoder="minilm+e5.v1",
+                                                                      multilingual="", pooling="passage"),
     }
 
 
@@ -119,6 +123,21 @@ def speed(settings: CoderSettings, fitted, texts) -> float:
     return round(len(examples) / max(time.perf_counter() - t0, 1e-9), 1)
 
 
+def markdown_table(results: dict) -> str:
+    """The ablation table of a results file (as docs/EVALUATION.md shows it)."""
+    lines = ["| candidate | dev NET | ENT | ABS | PRI | dev mean κ | valence (majority) | en / da | thesis LOCO | passages/s | fit s |",
+             "|---|---|---|---|---|---|---|---|---|---|---|"]
+    for name, row in results["rows"].items():
+        d = row["dev"]
+        loco = f"{row['loco']['mean_kappa']:.3f}" if "loco" in row else "—"
+        speed = f"{row['passages_per_s']}" if "passages_per_s" in row else "—"
+        lines.append(f"| {name} | " + " | ".join(f"{d['kappa'][c]:.3f}" for c in d["kappa"])
+                     + f" | **{d['mean_kappa']:.3f}** | {d['valence_accuracy']:.3f} ({d['valence_majority_accuracy']:.3f})"
+                     + f" | {d.get('english_mean_kappa', float('nan')):.3f} / {d.get('danish_mean_kappa', float('nan')):.3f}"
+                     + f" | {loco} | {speed} | {row['train_seconds_cached']:.0f} |")
+    return "\n".join(lines)
+
+
 def main(argv=None) -> int:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--only", nargs="*", default=None)
@@ -129,7 +148,14 @@ def main(argv=None) -> int:
                          "neither the dev set nor the thesis firms leak into it)")
     ap.add_argument("--speed", action="store_true", help="measure coding speed with uncached encoders")
     ap.add_argument("--out", type=Path, default=ROOT / "bench" / "results" / "corpus_models.json")
+    ap.add_argument("--table", type=Path, nargs="+", help="print the markdown table of these results files and exit")
     args = ap.parse_args(argv)
+    if args.table:
+        merged = {"rows": {}}
+        for f in args.table:
+            merged["rows"].update(json.loads(f.read_text())["rows"])
+        print(markdown_table(merged))
+        return 0
     encoders = Encoders(EmbeddingCache(paths.embedding_cache()))
     thesis = load_examples(paths.CODED_PASSAGES)
     written = corpus.examples(corpus.training_rows())

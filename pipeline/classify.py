@@ -72,16 +72,20 @@ class CodeHeads(BaseEstimator):
         Inverse regularisation of the valence heads.
     valence_balanced : bool
         Re-weight valence classes (off: the "+" majority is kept as a prior).
+    valence_tfidf : bool
+        Also learn valence from TF-IDF n-grams (with ``tfidf_weight`` > 0) and average it with the
+        dense valence head: lack is often worded ("never", "just waited", "ikke"), not only meant.
     """
 
     def __init__(self, C: float = 4.0, balanced: bool = True, threshold_folds: int = 5, tfidf_weight: float = 0.0,
-                 valence_C: float = 1.0, valence_balanced: bool = False):
+                 valence_C: float = 1.0, valence_balanced: bool = False, valence_tfidf: bool = False):
         self.C = C
         self.balanced = balanced
         self.threshold_folds = threshold_folds
         self.tfidf_weight = tfidf_weight
         self.valence_C = valence_C
         self.valence_balanced = valence_balanced
+        self.valence_tfidf = valence_tfidf
 
     # -- fitting -------------------------------------------------------------------------
     def _fit_presence(self, X, texts, y, w):
@@ -127,6 +131,9 @@ class CodeHeads(BaseEstimator):
             self.tfidf_coef_ = np.zeros((len(CODES), len(self.tfidf_idf_)))
             self.tfidf_intercept_ = np.zeros(len(CODES))
             T = vec.transform(texts)
+            if self.valence_tfidf:
+                self.valence_tfidf_coef_ = np.zeros((len(CODES), len(VALENCES), len(self.tfidf_idf_)))
+                self.valence_tfidf_intercept_ = np.zeros((len(CODES), len(VALENCES)))
         n_folds = min(self.threshold_folds, len(np.unique(groups)))
         splits = list(GroupKFold(n_splits=n_folds).split(X, groups=groups)) if n_folds >= 2 else []
         for j in range(len(CODES)):
@@ -150,20 +157,25 @@ class CodeHeads(BaseEstimator):
                 ok = ~np.isnan(oof)
                 self.thresholds_[j] = best_threshold(y[ok], oof[ok])
             self._fit_valence(j, VX[y == 1], valence[y == 1, j], w[y == 1])
+            if use_tfidf and self.valence_tfidf:
+                self._fit_valence(j, T[y == 1], valence[y == 1, j], w[y == 1], sparse=True)
         return self
 
-    def _fit_valence(self, j: int, X: np.ndarray, v: np.ndarray, w: np.ndarray) -> None:
-        counts = np.array([(v == s).sum() for s in VALENCES], dtype=float)
-        self.valence_prior_[j] = (counts + 1) / (counts.sum() + len(VALENCES))
+    def _fit_valence(self, j: int, X, v: np.ndarray, w: np.ndarray, sparse: bool = False) -> None:
+        coef, intercept = ((self.valence_tfidf_coef_, self.valence_tfidf_intercept_) if sparse
+                           else (self.valence_coef_, self.valence_intercept_))
+        if not sparse:
+            counts = np.array([(v == s).sum() for s in VALENCES], dtype=float)
+            self.valence_prior_[j] = (counts + 1) / (counts.sum() + len(VALENCES))
         present = [k for k, s in enumerate(VALENCES) if (v == s).any()]
         if len(present) < 2:
             return
         head = _logreg(self.valence_C, self.valence_balanced).fit(X, v, sample_weight=w)
-        for cls, coef, icpt in zip(head.classes_, *_multiclass(head)):
+        for cls, c, icpt in zip(head.classes_, *_multiclass(head)):
             k = VALENCES.index(cls)
-            self.valence_coef_[j, k], self.valence_intercept_[j, k] = coef, icpt
+            coef[j, k], intercept[j, k] = c, icpt
         for k in set(range(len(VALENCES))) - {VALENCES.index(c) for c in head.classes_}:
-            self.valence_intercept_[j, k] = -1e3  # a valence never seen in training is never predicted
+            intercept[j, k] = -1e3  # a valence never seen in training is never predicted
 
     # -- prediction ----------------------------------------------------------------------
     def _tfidf_matrix(self, texts: list[str]):
@@ -198,12 +210,20 @@ class CodeHeads(BaseEstimator):
     def predict(self, X: np.ndarray, texts: list[str] | None = None) -> np.ndarray:
         return (self.predict_proba(X, texts) >= self.thresholds_).astype(int)
 
-    def predict_valence_proba(self, X: np.ndarray) -> np.ndarray:
-        """Valence distribution per code, shape (n, 4, 3) over VALENCES."""
+    def predict_valence_proba(self, X: np.ndarray, texts: list[str] | None = None) -> np.ndarray:
+        """Valence distribution per code, shape (n, 4, 3) over VALENCES (``texts`` feed the
+        TF-IDF valence head when there is one)."""
         check_is_fitted(self, "coef_")
-        X = np.asarray(X, dtype=np.float64)
-        z = np.einsum("nd,ckd->nck", X, self.valence_coef_) + self.valence_intercept_
-        trained = np.abs(self.valence_coef_).sum(axis=(1, 2)) > 0
+        p = self._valence_softmax(np.asarray(X, dtype=np.float64), self.valence_coef_, self.valence_intercept_)
+        if getattr(self, "valence_tfidf_coef_", None) is not None and texts is not None and len(texts):
+            T = self._tfidf_matrix(list(texts))
+            pt = self._valence_softmax(T, self.valence_tfidf_coef_, self.valence_tfidf_intercept_)
+            p = (p + self.tfidf_weight * pt) / (1 + self.tfidf_weight)
+        return p
+
+    def _valence_softmax(self, X, coef: np.ndarray, intercept: np.ndarray) -> np.ndarray:
+        z = np.stack([np.asarray(X @ coef[j].T) for j in range(len(CODES))], axis=1) + intercept
+        trained = np.abs(coef).sum(axis=(1, 2)) > 0
         z = z - z.max(axis=2, keepdims=True)
         p = np.exp(z) / np.exp(z).sum(axis=2, keepdims=True)
         p[:, ~trained] = self.valence_prior_[~trained]
@@ -212,6 +232,7 @@ class CodeHeads(BaseEstimator):
     # -- persistence: arrays in npz, vocabulary in JSON, nothing executable ----------------
     _ARRAYS = ("coef_", "intercept_", "thresholds_", "valence_coef_", "valence_intercept_", "valence_prior_")
     _TFIDF = ("tfidf_idf_", "tfidf_coef_", "tfidf_intercept_")
+    _VALENCE_TFIDF = ("valence_tfidf_coef_", "valence_tfidf_intercept_")
 
     def save(self, directory: Path) -> list[Path]:
         directory.mkdir(parents=True, exist_ok=True)
@@ -219,6 +240,8 @@ class CodeHeads(BaseEstimator):
         has_tfidf = getattr(self, "tfidf_coef_", None) is not None
         if has_tfidf:
             arrays.update({a: getattr(self, a) for a in self._TFIDF})
+        if getattr(self, "valence_tfidf_coef_", None) is not None:
+            arrays.update({a: getattr(self, a) for a in self._VALENCE_TFIDF})
         np.savez(directory / "heads.npz", **arrays)
         (directory / "heads.json").write_text(json.dumps(
             {**self.get_params(), "codes": list(CODES), "valences": list(VALENCES),
@@ -239,6 +262,9 @@ class CodeHeads(BaseEstimator):
                 for a in cls._TFIDF:
                     setattr(heads, a, data[a])
                 heads.tfidf_vocabulary_ = vocabulary
+            for a in cls._VALENCE_TFIDF:
+                if a in data.files:
+                    setattr(heads, a, data[a])
         return heads
 
 

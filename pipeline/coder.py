@@ -46,6 +46,8 @@ class CoderSettings:
     tfidf_weight: float = 1.0
     valence_C: float = 1.0
     valence_balanced: bool = False
+    #: a TF-IDF valence head averaged with the dense one (needs tfidf_weight > 0)
+    valence_tfidf: bool = False
     #: fine-tune the encoder on the training passages first (slow; saved in the model dir)
     finetune: bool = False
     #: how: "contrastive" (SetFit-style pairs) or "multilabel" (end-to-end with a code-presence head)
@@ -55,6 +57,9 @@ class CoderSettings:
     multilingual: str = "e5-small.v1"
     #: the companion's TF-IDF head weight
     multilingual_tfidf_weight: float = 1.0
+    #: the companion's pooling ("passage" encodes each passage once: e5 is several times slower
+    #: than MiniLM per sentence on a CPU; evidence then comes from the cheap sentence scores)
+    multilingual_pooling: str = "sentences"
     #: register-shifted training examples added to the hand-coded ones: "derived" (the first-person /
     #: Q-A rewrites of thesis passages in corpus/thesis/register_rewrites.jsonl), "first-person" (automatic
     #: first-person renderings), both joined by "+", or "" (none)
@@ -81,7 +86,7 @@ class CoderSettings:
         from dataclasses import replace
 
         return replace(self, encoder=self.multilingual, tfidf_weight=self.multilingual_tfidf_weight,
-                       finetune=False, multilingual="")
+                       pooling=self.multilingual_pooling, finetune=False, multilingual="")
 
 
 @dataclass
@@ -146,12 +151,12 @@ class PassageCoder:
         groups = np.array([ex.company for ex in examples])
         weights = np.array([s.written_weight if ex.written else 1.0 for ex in examples])
         self.heads = CodeHeads(s.C, s.balanced, s.threshold_folds, s.tfidf_weight, s.valence_C,
-                               s.valence_balanced).fit(f.X, presence, valence, groups, texts=f.texts,
+                               s.valence_balanced, s.valence_tfidf).fit(f.X, presence, valence, groups, texts=f.texts,
                                                        sample_weight=weights)
         return self
 
     def predict_features(self, f: Features) -> tuple[np.ndarray, np.ndarray]:
-        return self.heads.predict_proba(f.X, f.texts), self.heads.predict_valence_proba(f.X)
+        return self.heads.predict_proba(f.X, f.texts), self.heads.predict_valence_proba(f.X, f.texts)
 
     def predict_proba(self, texts: Sequence[str], companies: Sequence[str | None] | None = None
                       ) -> tuple[np.ndarray, np.ndarray]:
