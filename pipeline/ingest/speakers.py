@@ -51,6 +51,7 @@ METADATA_LABELS = frozenset({
     "filename", "fil", "recording", "optagelse", "subject", "emne", "title", "titel", "topic", "language", "sprog",
     "note", "notes", "noter", "source", "kilde", "industry", "branche", "sector", "website", "employees", "ansatte",
     "founded", "grundlagt", "country", "land", "format", "medium", "platform", "mode", "form", "case", "keywords",
+    "recorded", "recorded on", "recording date", "interview date", "date of interview", "interviewdato", "optaget",
 })
 #: label words that head a metadata line in a header ("Interviewer: Karen Lund") but a turn elsewhere
 HEADER_ROLE_LABELS = frozenset({

@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import re
 from collections import Counter
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Iterator
 
 from pipeline.ingest.base import SourceInfo, stripped_span
@@ -105,11 +105,33 @@ def _header_label(text: str, label: Label, ls: int, le: int) -> bool:
             and header_value(text[ls + label.body:le]))
 
 
+@dataclass
+class _LabelCounts:
+    """What the speaker detection saw in the first paragraphs."""
+
+    paragraphs: int = 0
+    #: paragraphs that open with a label, and lines that carry one
+    labelled: int = 0
+    label_lines: int = 0
+    speakers: Counter[str] = field(default_factory=Counter)
+
+    def reads_as_turns(self) -> bool:
+        if self.label_lines < 2:
+            return False
+        repeated = sum(1 for n in self.speakers.values() if n >= 2)
+        # Either most paragraphs are labelled, or two speakers alternate with long
+        # unlabelled continuation paragraphs in between.
+        return 2 * self.labelled >= self.paragraphs or (repeated >= 2 and 5 * self.labelled >= self.paragraphs)
+
+
 def is_speaker_text(text: str, blocks: list[Block]) -> bool:
     """True when the paragraphs read as speaker turns rather than prose."""
+    return _count_labels(text, blocks).reads_as_turns()
+
+
+def _count_labels(text: str, blocks: list[Block]) -> _LabelCounts:
     body = [b for b in blocks if not b.heading][:_DETECT_BLOCKS]
-    labelled = label_lines = 0
-    speakers: Counter[str] = Counter()
+    counts = _LabelCounts(paragraphs=len(body))
     for b in body:
         for i, (ls, le) in enumerate(lines(text, b.start, b.end)):
             label = match_label(text, ls, le)
@@ -117,22 +139,20 @@ def is_speaker_text(text: str, blocks: list[Block]) -> bool:
                 if label is None and i == 0 and not metadata_line(text, ls, le, in_header=True):
                     break  # prose paragraph: don't scan its other lines
                 continue  # metadata lines count for neither side
-            label_lines += 1
-            speakers[label.speaker] += 1
-            labelled += i == 0
-    if label_lines < 2:
-        return False
-    repeated = sum(1 for n in speakers.values() if n >= 2)
-    # Either most paragraphs are labelled, or two speakers alternate with long
-    # unlabelled continuation paragraphs in between.
-    return 2 * labelled >= len(body) or (repeated >= 2 and 5 * labelled >= len(body))
+            counts.label_lines += 1
+            counts.speakers[label.speaker] += 1
+            counts.labelled += i == 0
+    return counts
 
 
 def turns_from_blocks(text: str, blocks: list[Block]) -> list[Turn]:
     """Turns for paragraphs/headings, reading speaker labels when the text has them."""
-    if not is_speaker_text(text, blocks):
+    counts = _count_labels(text, blocks)
+    if not counts.reads_as_turns():
         return _prose_turns(text, line_paragraphs(text, blocks))
-    return _speaker_turns(text, blocks)
+    # "Recorded: 4 October 2023" on top: a label word no one speaks under again
+    once = frozenset(name for name, n in counts.speakers.items() if n == 1)
+    return _speaker_turns(text, blocks, once)
 
 
 def _ends_sentence(text: str, end: int) -> bool:
@@ -213,7 +233,7 @@ def _prose_turns(text: str, blocks: list[Block]) -> list[Turn]:
     return turns
 
 
-def _speaker_turns(text: str, blocks: list[Block]) -> list[Turn]:
+def _speaker_turns(text: str, blocks: list[Block], once: frozenset[str] = frozenset()) -> list[Turn]:
     turns: list[Turn] = []
     speaker: str | None = None
     role: Role = "answer"
@@ -239,7 +259,7 @@ def _speaker_turns(text: str, blocks: list[Block]) -> list[Turn]:
         single = _BREAK.search(text, b.start, b.end) is None
         for ls, le in ((b.start, b.end),) if single else lines(text, b.start, b.end):
             label = match_label(text, ls, le)
-            if _context_line(text, label, ls, le, in_header=speaker is None):
+            if _context_line(text, label, ls, le, in_header=speaker is None, once=once):
                 # metadata between turns is context; the current speaker goes on after it
                 flush(seg_start, seg_end)
                 seg_start, seg_end = None, le
@@ -257,10 +277,15 @@ def _speaker_turns(text: str, blocks: list[Block]) -> list[Turn]:
     return turns
 
 
-def _context_line(text: str, label: Label | None, ls: int, le: int, *, in_header: bool) -> bool:
+def _context_line(text: str, label: Label | None, ls: int, le: int, *, in_header: bool,
+                  once: frozenset[str] = frozenset()) -> bool:
+    """A metadata line; in the header (no one has spoken yet) also "Word: value" where
+    the word is a role ("Interviewer: Karen Lund") or never labels a turn again."""
     if label is None:
         return metadata_line(text, ls, le, in_header=in_header)
-    return in_header and _header_label(text, label, ls, le)
+    if not in_header:
+        return False
+    return _header_label(text, label, ls, le) or (label.speaker in once and header_value(text[ls + label.body:le]))
 
 
 def _add_heading(turns: list[Turn], text: str, start: int, end: int) -> None:

@@ -2,11 +2,14 @@
 
 The stored text is a rendering: the non-empty paragraphs joined by "\\n\\n".
 Two-column tables (speaker | utterance, a common transcript layout) render
-each row as "speaker: utterance" so speaker detection applies to them too.
+each row as "speaker: utterance" so speaker detection applies to them too;
+time | speaker | utterance rows render as "[time] speaker: utterance". A header
+row ("Speaker | Text") is a heading.
 """
 from __future__ import annotations
 
 import io
+import re
 import zipfile
 
 from pipeline.archive import DOCX_LIMITS, ArchiveError, verify_members
@@ -15,6 +18,14 @@ from pipeline.ingest.base import SourceInfo
 from pipeline.ingest.decode import magic_kind
 from pipeline.ingest.text import Block, turns_from_blocks
 from pipeline.records import Transcript
+
+#: words a transcript table's header row is made of (lowercased)
+_HEADER_CELLS = frozenset({
+    "speaker", "speakers", "name", "navn", "taler", "person", "who", "hvem", "text", "tekst", "transcript",
+    "transskription", "utterance", "statement", "udsagn", "time", "tid", "timestamp", "tidspunkt", "timecode",
+    "start", "role", "rolle", "interviewer", "respondent", "spørgsmål", "svar", "question", "answer",
+})
+_CELL_TIME = re.compile(r"[\[(]?\d{1,2}:\d{2}(?::\d{2})?(?:[.,]\d{1,3})?[\])]?")
 
 
 def _is_heading(paragraph) -> bool:
@@ -35,11 +46,21 @@ def _paragraphs(document) -> list[tuple[str, bool]]:
         if isinstance(item, Paragraph):
             out.append((item.text, _is_heading(item)))
         elif isinstance(item, Table):
-            for row in item.rows:
+            for i, row in enumerate(item.rows):
                 cells = [c.text.strip() for c in row.cells]
-                cells = [c for i, c in enumerate(cells) if c and (i == 0 or c != cells[i - 1])]
-                out.append((": ".join(cells) if len(cells) == 2 else "  ".join(cells), False))
+                cells = [c for k, c in enumerate(cells) if c and (k == 0 or c != cells[k - 1])]
+                header = i == 0 and bool(cells) and all(c.lower().strip(" :") in _HEADER_CELLS for c in cells)
+                out.append(("  ".join(cells), True) if header else (_row_text(cells), False))
     return out
+
+
+def _row_text(cells: list[str]) -> str:
+    """A table row as a labelled line: "speaker: utterance" or "[time] speaker: utterance"."""
+    if len(cells) == 2:
+        return ": ".join(cells)
+    if len(cells) == 3 and _CELL_TIME.fullmatch(cells[0]):
+        return f"[{cells[0].strip('[]()')}] {cells[1]}: {cells[2]}"
+    return "  ".join(cells)
 
 
 def _open(data: bytes, info: SourceInfo):
