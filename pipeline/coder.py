@@ -71,11 +71,15 @@ class CoderSettings:
     #: by thousands of written ones
     written_weight: float = 1.0
 
+    #: settings added after models were shipped, whose defaults behave as those models did, so a
+    #: manifest without them still loads
+    ADDED_LATER = frozenset({"written_weight", "valence_tfidf", "multilingual_pooling"})
+
     @classmethod
     def from_manifest(cls, stored: dict) -> "CoderSettings":
         """The settings a manifest records; a manifest from another intcap version is refused."""
         unknown = set(stored) - set(cls.__dataclass_fields__)
-        missing = set(cls.__dataclass_fields__) - set(stored)
+        missing = set(cls.__dataclass_fields__) - set(stored) - cls.ADDED_LATER
         if unknown or missing:
             raise ModelError(f"model manifest settings do not match this intcap version (unknown: "
                              f"{sorted(unknown)}, missing: {sorted(missing)}); retrain with `intcap train`")
