@@ -361,3 +361,65 @@ def test_thesis_corpus_reads_cleanly():
     for t in ts:
         assert t.turns[0].role == "heading"
         check_offsets(t)
+
+
+# --- timed labels and metadata lines ---------------------------------------------------
+
+@pytest.mark.parametrize("line, speaker, body, time", [
+    ("Speaker 1 (00:04):", "Speaker 1", "", "00:00:04.000"),                 # Rev, text on the next line
+    ("Anna Holm (01:02:03): We sold.", "Anna Holm", "We sold.", "01:02:03.000"),
+    ("Lena [00:00:04]", "Lena", "", "00:00:04.000"),                         # Trint
+    ("[00:00:05] Jonas Berg: We began.", "Jonas Berg", "We began.", "00:00:05.000"),  # Descript
+    ("Speaker 2  1:05", "Speaker 2", "", "00:01:05.000"),                    # otter
+])
+def test_timed_labels(line, speaker, body, time):
+    from pipeline.ingest.speakers import match_label
+
+    label = match_label(line)
+    assert (label.speaker, line[label.body:].strip(), label.time) == (speaker, body, time)
+
+
+@pytest.mark.parametrize("line", ["Date: 12 February 2024", "Dato: 3. marts 2023", "Location: Aarhus", "00:12:31",
+                                  "[00:01:12]", "Transcribed by https://otter.ai", "Note: check the tape"])
+def test_metadata_lines_are_never_speakers(line):
+    from pipeline.ingest.speakers import match_label, metadata_line
+
+    assert match_label(line) is None and metadata_line(line)
+
+
+def test_prose_mentioning_a_time_is_not_a_label():
+    from pipeline.ingest.speakers import match_label
+
+    assert match_label("Bo (10:30) said the meeting went well.") is None
+
+
+def test_metadata_lines_in_speaker_text_are_headings(tmp_path):
+    raw = "Date: 12 February 2024\nInterviewer: Karen Lund\n\nKaren: Why Norway?\n\nOle: It is close.\n\n00:05:00\n\nOle: And big."
+    t = one(write(tmp_path, "m.txt", raw))
+    assert roles(t) == [("heading", None, "Date: 12 February 2024"), ("heading", None, "Interviewer: Karen Lund"),
+                        ("question", "Karen", "Why Norway?"), ("answer", "Ole", "It is close."),
+                        ("heading", None, "00:05:00"), ("answer", "Ole", "And big.")]
+    assert t.speaker_roles == {"Karen": "interviewer", "Ole": "respondent"}
+
+
+def test_lines_without_blank_lines_are_paragraphs_when_they_end_sentences(tmp_path):
+    raw = ("Interview with Acme\nWe started exporting to Sweden in 2010, with one agent in Malmö.\n"
+           "Then came Norway, where a wholesaler in Bergen found us at a fair.\n")
+    t = one(write(tmp_path, "lines.txt", raw))
+    assert [(r, p[:12]) for r, _, p in roles(t)] == [
+        ("heading", "Interview wi"), ("answer", "We started e"), ("answer", "Then came No")]
+
+
+def test_docx_table_header_row_is_a_heading(tmp_path):
+    import docx
+
+    doc = docx.Document()
+    table = doc.add_table(rows=3, cols=3)
+    for row, cells in zip(table.rows, [("Time", "Speaker", "Text"), ("00:00:01", "Ida", "Why Korea?"),
+                                       ("00:00:04", "Jakob", "A restaurant group in Seoul wrote to us.")]):
+        for cell, value in zip(row.cells, cells):
+            cell.text = value
+    doc.save(tmp_path / "t.docx")
+    t = one(tmp_path / "t.docx")
+    assert [(r, s) for r, s, _ in roles(t)] == [("heading", None), ("answer", "Ida"), ("answer", "Jakob")]
+    assert t.turns[1].time == "00:00:01.000"

@@ -163,3 +163,43 @@ def test_ids_stay_unique_across_sub_folders():
     a = Transcript(source="wave1/acme.txt", company="Acme", text=body, format="txt", turns=[Turn(0, len(body))])
     b = Transcript(source="wave2/acme.txt", company="Acme", text=body, format="txt", turns=[Turn(0, len(body))])
     assert [p.id for p in segment(a) + segment(b)] == ["wave1-acme-01", "wave2-acme-01"]
+
+
+# --- fragments and the hard length cap -------------------------------------------------
+
+def test_long_turn_of_few_sentences_is_cut_at_the_hard_cap():
+    sentence = "We went to " + ", ".join(f"fair number {i} in a German city" for i in range(14)) + "."
+    body = " ".join([sentence] * 4)  # 4 sentences, about 2,000 characters
+    t = transcript(body, [Turn(0, len(body))])
+    passages = segment(t)
+    check(t, passages)
+    assert len(body) > seg.DEFAULT_HARD_MAX_CHARS and len(passages) == 2
+    assert all(len(p.text) <= seg.DEFAULT_HARD_MAX_CHARS for p in passages)
+    one_sentence = "word " * 400  # a single sentence is never cut
+    t = transcript(one_sentence.strip(), [Turn(0, len(one_sentence.strip()))])
+    assert len(segment(t)) == 1
+
+
+def test_trailing_fragment_joins_the_turn_before():
+    text = "We opened an office in Oslo in 2019.\n\nSo, yes.\n\nInterviewer: Why Oslo?"
+    q = text.index("Why")
+    t = transcript(text, [Turn(0, 36, "Anna"), Turn(38, 46, "Anna"), Turn(q, len(text), "Interviewer", "question")])
+    passages = segment(t)
+    check(t, passages)
+    assert [(p.role, p.text) for p in passages] == [
+        ("answer", "We opened an office in Oslo in 2019.\n\nSo, yes."), ("question", "Why Oslo?")]
+
+
+def test_fragment_between_other_speakers_is_context():
+    text = "Hi!\n\nBo: Good morning, thanks for having us here today."
+    t = transcript(text, [Turn(0, 3, "Anna"), Turn(9, len(text), "Bo")])
+    passages = segment(t)
+    assert [(p.id, p.role, p.coded) for p in passages] == [
+        ("folder-acme_talk-h01", "heading", False), ("folder-acme_talk-01", "answer", True)]
+
+
+def test_pre_segmented_short_passages_stay_coded():
+    ts = read_source(FIXTURES / "passages.jsonl")
+    t = Transcript(source="p.jsonl", company="X", text="Yes.", format="jsonl", turns=[Turn(0, 4, given_id="r1")])
+    assert [p.coded for p in segment(t)] == [True]
+    assert all(p.coded for t in ts for p in segment(t))
