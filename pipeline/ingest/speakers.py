@@ -152,7 +152,8 @@ def metadata_line(text: str, start: int = 0, end: int | None = None, *, in_heade
     if _LONE_CLOCK.match(text, start, end) or _CREDIT.match(text, start, limit):
         return True
     m = _NAME_COLON.match(text, start, limit)
-    if m is None:
+    # a header key is written capitalised ("Date:"); "date: the 5th" in wrapped prose is text
+    if m is None or not m.group("name").lstrip()[:1].isupper():
         return False
     key = _norm_label(m.group("name"))
     if key in METADATA_LABELS:
