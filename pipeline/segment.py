@@ -93,11 +93,18 @@ def _windows(transcript: Transcript, turn: Turn, max_sentences: int, max_chars: 
     if n_windows <= 1:
         return [(turn.start, turn.end)]
     size = math.ceil(len(sents) / n_windows)
-    out = []
-    for i in range(0, len(sents), size):
-        group = sents[i:i + size]
-        out.append(_stripped(transcript.text, turn.start + group[0][0], turn.start + group[-1][1]))
+    groups = [g for i in range(0, len(sents), size) for g in _capped(sents[i:i + size], hard_max_chars)]
+    out = [_stripped(transcript.text, turn.start + g[0][0], turn.start + g[-1][1]) for g in groups]
     return _join_short_windows([w for w in out if w[0] < w[1]], min_chars)
+
+
+def _capped(group: list[tuple[int, int]], hard_max_chars: int) -> list[list[tuple[int, int]]]:
+    """A group of sentences cut at the boundary nearest its middle until each part fits the cap."""
+    if len(group) < 2 or group[-1][1] - group[0][0] <= hard_max_chars:
+        return [group]
+    middle = (group[0][0] + group[-1][1]) / 2
+    cut = min(range(1, len(group)), key=lambda k: abs(group[k][0] - middle))
+    return _capped(group[:cut], hard_max_chars) + _capped(group[cut:], hard_max_chars)
 
 
 def _join_short_windows(windows: list[tuple[int, int]], min_chars: int) -> list[tuple[int, int]]:

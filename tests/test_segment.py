@@ -203,3 +203,16 @@ def test_pre_segmented_short_passages_stay_coded():
     t = Transcript(source="p.jsonl", company="X", text="Yes.", format="jsonl", turns=[Turn(0, 4, given_id="r1")])
     assert [p.coded for p in segment(t)] == [True]
     assert all(p.coded for t in ts for p in segment(t))
+
+
+def test_uneven_sentences_still_fit_the_hard_cap():
+    # 1 sentence of ~1,500 characters and 9 of ~100: two windows of five sentences would make one of ~1,900
+    long_sentence = "We went to " + ", ".join(f"fair number {i} in a German city" for i in range(46)) + "."
+    short = "Then Finland came, through an agent in Turku who had sold Danish furniture there for years."
+    body = " ".join([long_sentence] + [short] * 9)
+    t = transcript(body, [Turn(0, len(body))])
+    passages = segment(t, max_sentences=100)
+    check(t, passages)
+    assert len(long_sentence) > 1400 and len(body) > seg.DEFAULT_HARD_MAX_CHARS
+    assert [p.text.count(".") for p in passages] == [1, 4, 5]
+    assert all(len(p.text) <= seg.DEFAULT_HARD_MAX_CHARS for p in passages)
