@@ -1,17 +1,35 @@
-"""Agreement statistics with uncertainty: Cohen's κ per code with a cluster bootstrap interval.
+"""Agreement statistics with uncertainty, for two codings of the same units.
 
-Passages of one company are not independent (one interview, one coder's reading of it), so the
-interval resamples companies, not passages: each replicate draws as many companies as there are,
-with replacement, and takes all their passages.
+Per code (presence: coded / not coded): Cohen's κ, Krippendorff's α (nominal), F1, each
+coder's prevalence and the confusion counts (both, only A, only B, neither); the mean over
+codes; valence agreement where both gave the code; and the same presence statistics over
+characters when the codings are spans over the same source texts. docs/AGREEMENT.md has
+the formulas.
+
+Passages of one company are not independent (one interview, one coder's reading of it), so
+intervals resample companies, not passages: each replicate draws as many companies as there
+are, with replacement, and takes all their units.
+
+Undefined statistics (expected disagreement 0: neither coder, or both coders on every unit,
+used the code) are reported as 0.0, as ``pipeline.classify.kappa`` and ``intcap evaluate`` do.
 """
 from __future__ import annotations
 
-from collections.abc import Sequence
+import math
+from collections.abc import Hashable, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
 
 import numpy as np
 
+from pipeline import safejson
 from pipeline.classify import kappa
-from pipeline.records import CODES
+from pipeline.errors import IntcapError
+from pipeline.examples import load_examples
+from pipeline.records import CODES, Coding
+
+#: confusion cells in the order every counts array keeps them
+CELLS = ("both", "only_a", "only_b", "neither")
 
 
 def cluster_bootstrap_kappa(gold: np.ndarray, pred: np.ndarray, groups: Sequence[str], *, n_boot: int = 1000,
@@ -31,3 +49,536 @@ def cluster_bootstrap_kappa(gold: np.ndarray, pred: np.ndarray, groups: Sequence
     return {"kappa": {c: [round(float(lo[j]), 4), round(float(hi[j]), 4)] for j, c in enumerate(CODES)},
             "mean_kappa": [round(float(lo[-1]), 4), round(float(hi[-1]), 4)],
             "method": f"cluster bootstrap over {len(firms)} companies, {n_boot} replicates, {level:.0%}"}
+
+
+# -- statistics of one 2x2 table (presence of one code) ---------------------------------------
+def confusion(a: np.ndarray, b: np.ndarray) -> np.ndarray:
+    """[both, only_a, only_b, neither] for two 0/1 vectors."""
+    a, b = np.asarray(a).astype(bool), np.asarray(b).astype(bool)
+    return np.array([(a & b).sum(), (a & ~b).sum(), (~a & b).sum(), (~a & ~b).sum()], dtype=np.int64)
+
+
+def kappa_from_counts(counts) -> float:
+    """Cohen's κ = (p_o - p_e) / (1 - p_e) from [both, only_a, only_b, neither]."""
+    both, only_a, only_b, neither = (float(x) for x in counts)
+    n = both + only_a + only_b + neither
+    if n == 0:
+        return 0.0
+    pa, pb = (both + only_a) / n, (both + only_b) / n
+    po, pe = (both + neither) / n, pa * pb + (1 - pa) * (1 - pb)
+    return 0.0 if pe >= 1.0 else (po - pe) / (1.0 - pe)
+
+
+def alpha_from_counts(counts) -> float:
+    """Krippendorff's α, nominal, two coders, no missing values, from the 2x2 table.
+
+    The coincidence matrix has o_11 = 2·both, o_00 = 2·neither, o_01 = o_10 = only_a + only_b
+    over N = 2n pairable values, so α = 1 - (N - 1)·(only_a + only_b) / (n_0·n_1)."""
+    both, only_a, only_b, neither = (float(x) for x in counts)
+    n_values = 2 * (both + only_a + only_b + neither)
+    n1 = 2 * both + only_a + only_b
+    n0 = n_values - n1
+    if n0 * n1 == 0:
+        return 0.0
+    return 1.0 - (n_values - 1) * (only_a + only_b) / (n0 * n1)
+
+
+def f1_from_counts(counts) -> float:
+    """F1 of B against A (symmetric): 2·both / (2·both + only_a + only_b); 0 when nobody coded."""
+    both, only_a, only_b, _ = (float(x) for x in counts)
+    return 0.0 if both + only_a + only_b == 0 else 2 * both / (2 * both + only_a + only_b)
+
+
+def prevalences(counts) -> tuple[float, float]:
+    both, only_a, only_b, neither = (float(x) for x in counts)
+    n = both + only_a + only_b + neither
+    return (0.0, 0.0) if n == 0 else ((both + only_a) / n, (both + only_b) / n)
+
+
+# -- nominal statistics over any categories ---------------------------------------------------
+def _missing(value) -> bool:
+    return value is None or (isinstance(value, float) and math.isnan(value))
+
+
+def krippendorff_alpha(reliability_data: Sequence[Sequence[Hashable]]) -> float:
+    """Krippendorff's α for nominal data in the general form (any number of coders, missing values).
+
+    ``reliability_data`` is coders x units; None or NaN marks a value a coder did not give.
+    Units with fewer than two values are not pairable and drop out. With n_uc the number of
+    values c in unit u and m_u the values in u: o_ck = Σ_u (n_uc·n_uk - [c = k]·n_uc) / (m_u - 1),
+    n_c = Σ_k o_ck, N = Σ_c n_c and α = 1 - (N - 1)·Σ_{c≠k} o_ck / Σ_{c≠k} n_c·n_k.
+    """
+    rows = [list(r) for r in reliability_data]
+    if not rows:
+        return 0.0
+    categories: dict = {}
+    for row in rows:
+        for v in row:
+            if not _missing(v):
+                categories.setdefault(v, len(categories))
+    n_units = len(rows[0])
+    if any(len(r) != n_units for r in rows):
+        raise ValueError("reliability data: every coder needs one value (or None) per unit")
+    per_unit = np.zeros((n_units, len(categories)))
+    for row in rows:
+        for u, v in enumerate(row):
+            if not _missing(v):
+                per_unit[u, categories[v]] += 1
+    m = per_unit.sum(axis=1)
+    pairable = per_unit[m >= 2]
+    m = m[m >= 2]
+    coincidences = (np.einsum("uc,uk->ck", pairable / (m - 1)[:, None], pairable)
+                    - np.diag((pairable / (m - 1)[:, None]).sum(axis=0)))
+    n_c = coincidences.sum(axis=0)
+    n_total = n_c.sum()
+    disagreement = n_total - np.trace(coincidences)
+    expected = n_total ** 2 - float((n_c ** 2).sum())
+    return 0.0 if expected <= 0 else float(1.0 - (n_total - 1) * disagreement / expected)
+
+
+def nominal_kappa(a: Sequence[Hashable], b: Sequence[Hashable]) -> float | None:
+    """Cohen's κ for two coders over any categories (e.g. the three valences); None when
+    undefined (no units, or both coders used one and the same category throughout)."""
+    if len(a) == 0:
+        return None
+    cats = sorted(set(a) | set(b), key=str)
+    pa = np.array([sum(x == c for x in a) for c in cats]) / len(a)
+    pb = np.array([sum(x == c for x in b) for c in cats]) / len(b)
+    po = sum(x == y for x, y in zip(a, b)) / len(a)
+    pe = float(pa @ pb)
+    return None if pe >= 1.0 else (po - pe) / (1.0 - pe)
+
+
+# -- per code, with cluster-bootstrap intervals -----------------------------------------------
+def _r(x: float) -> float:
+    return round(float(x), 4)
+
+
+def group_counts(a: np.ndarray, b: np.ndarray, groups: Sequence[str]) -> tuple[list[str], np.ndarray]:
+    """(sorted group names, counts (groups, codes, 4)) for presence matrices (n, codes)."""
+    a, b = np.asarray(a).astype(bool), np.asarray(b).astype(bool)
+    groups = np.asarray(list(groups))
+    names = [str(g) for g in np.unique(groups)]
+    counts = np.zeros((len(names), a.shape[1], len(CELLS)), dtype=np.int64)
+    for g, name in enumerate(names):
+        rows = groups == name
+        for j in range(a.shape[1]):
+            counts[g, j] = confusion(a[rows, j], b[rows, j])
+    return names, counts
+
+
+def _table_stats(table: np.ndarray) -> np.ndarray:
+    """Per code κ, α, F1 (codes, 3) of one counts table (codes, 4)."""
+    return np.array([[kappa_from_counts(t), alpha_from_counts(t), f1_from_counts(t)] for t in table])
+
+
+def agreement_from_counts(counts: np.ndarray, group_names: Sequence[str], *, codes: Sequence[str] = CODES,
+                          n_boot: int = 1000, seed: int = 0, level: float = 0.95, unit: str = "companies") -> dict:
+    """Per-code κ, α, F1, prevalences and confusion counts, their means over codes and
+    cluster-bootstrap intervals, from per-group counts (groups, codes, 4).
+
+    The replicates draw groups exactly as ``cluster_bootstrap_kappa`` does (same generator,
+    same seed, groups in sorted order), so its κ intervals are reproduced.
+    """
+    total = counts.sum(axis=0)
+    point = _table_stats(total)
+    out: dict = {"n": int(total[0].sum()) if len(total) else 0}
+    for k, name in enumerate(("kappa", "alpha", "f1")):
+        out[name] = {c: _r(point[j, k]) for j, c in enumerate(codes)}
+        out[f"mean_{name}"] = _r(point[:, k].mean())
+    out["prevalence"] = {c: dict(zip(("a", "b"), map(_r, prevalences(total[j])))) for j, c in enumerate(codes)}
+    out["confusion"] = {c: dict(zip(CELLS, map(int, total[j]))) for j, c in enumerate(codes)}
+    rng = np.random.default_rng(seed)
+    n_groups = len(group_names)
+    stats = np.zeros((n_boot, len(codes), 3))
+    for b in range(n_boot):
+        weights = np.bincount(rng.integers(0, n_groups, n_groups), minlength=n_groups)
+        stats[b] = _table_stats(np.tensordot(weights, counts, axes=1))
+    q = [(1 - level) / 2, 1 - (1 - level) / 2]
+    lo, hi = np.quantile(stats, q, axis=0)
+    mlo, mhi = np.quantile(stats.mean(axis=1), q, axis=0)
+    out["ci"] = {"method": f"cluster bootstrap over {n_groups} {unit}, {n_boot} replicates, {level:.0%}"}
+    for k, name in enumerate(("kappa", "alpha", "f1")):
+        out["ci"][name] = {c: [_r(lo[j, k]), _r(hi[j, k])] for j, c in enumerate(codes)}
+        out["ci"][f"mean_{name}"] = [_r(mlo[k]), _r(mhi[k])]
+    return out
+
+
+def presence_agreement(a: np.ndarray, b: np.ndarray, groups: Sequence[str], **bootstrap) -> dict:
+    """Agreement of two presence matrices (n, 4) of 0/1 (rows: units; columns: CODES);
+    ``groups`` (usually the company of each unit) are what the intervals resample."""
+    names, counts = group_counts(a, b, groups)
+    return agreement_from_counts(counts, names, **bootstrap)
+
+
+def valence_agreement(a_valence: np.ndarray, b_valence: np.ndarray) -> dict:
+    """Per code, on the units where both coders gave the code (valence "" = not given): how
+    many, the share with the same valence, Cohen's κ and Krippendorff's α over + - 0.
+
+    Unlike presence, an undefined κ or α is None here: on a handful of shared codes that all
+    carry "+", 0.0 next to "100 % same" would read as a finding."""
+    out = {}
+    for j, code in enumerate(CODES):
+        both = [(x, y) for x, y in zip(a_valence[:, j], b_valence[:, j]) if x and y]
+        xs, ys = [x for x, _ in both], [y for _, y in both]
+        k = nominal_kappa(xs, ys)
+        out[code] = {"n": len(both),
+                     "same": _r(sum(x == y for x, y in both) / len(both)) if both else None,
+                     "kappa": None if k is None else _r(k),
+                     "alpha": _r(krippendorff_alpha([xs, ys])) if len(set(xs + ys)) > 1 else None}
+    return out
+
+
+# -- characters as units ----------------------------------------------------------------------
+def character_agreement(a_spans: Sequence[tuple[str, int, int, str]], b_spans: Sequence[tuple[str, int, int, str]],
+                        lengths: dict[str, int], company_of: dict[str, str], **bootstrap) -> dict:
+    """Presence agreement per code with each character of the sources as a unit.
+
+    ``*_spans`` are (source, start, end, code) with offsets into the source text;
+    ``lengths`` gives each source's length in characters. Two readings are reported:
+
+    * ``all``: every character of the sources involved. This is what a passage-free reading
+      of "how much of the text did both code alike" needs, and what NVivo's coding comparison
+      reports; but uncoded stretches (questions, small talk) count as agreement, so in long
+      sparsely coded texts κ and α rise with the share of text nobody coded.
+    * ``coded_material``: only the characters that either coder coded with any code, which
+      removes that inflation (a stricter figure; "neither" there means the character carries
+      other codes only).
+
+    Intervals resample companies (``company_of`` maps a source to its company).
+    """
+    masks_a, masks_b = _masks(a_spans, lengths), _masks(b_spans, lengths)
+    sources = sorted(lengths)
+    companies = sorted({company_of[s] for s in sources})
+    counts = {"all": np.zeros((len(companies), len(CODES), 4), dtype=np.int64)}
+    counts["coded_material"] = counts["all"].copy()
+    for s in sources:
+        g = companies.index(company_of[s])
+        ma, mb = masks_a[s], masks_b[s]
+        coded = ma.any(axis=0) | mb.any(axis=0)
+        for j in range(len(CODES)):
+            counts["all"][g, j] += confusion(ma[j], mb[j])
+            counts["coded_material"][g, j] += confusion(ma[j, coded], mb[j, coded])
+    out = {k: agreement_from_counts(v, companies, **bootstrap) for k, v in counts.items()}
+    out["sources"] = len(sources)
+    out["characters"] = int(sum(lengths.values()))
+    return out
+
+
+def _masks(spans, lengths: dict[str, int]) -> dict[str, np.ndarray]:
+    masks = {s: np.zeros((len(CODES), n), dtype=bool) for s, n in lengths.items()}
+    for source, start, end, code in spans:
+        if source in masks and code in CODES:
+            masks[source][CODES.index(code), max(start, 0):end] = True
+    return masks
+
+
+def disagreements(a_codes: Sequence[dict[str, str]], b_codes: Sequence[dict[str, str]]) -> list[tuple[int, float]]:
+    """(unit index, score) of the units that disagree, most first: a code one coder gave and
+    the other did not counts 1, a shared code with another valence 0.5; ties keep unit order."""
+    scored = []
+    for i, (a, b) in enumerate(zip(a_codes, b_codes)):
+        score = sum((c in a) != (c in b) for c in CODES) + 0.5 * sum(c in a and c in b and a[c] != b[c] for c in CODES)
+        if score:
+            scored.append((i, score))
+    return sorted(scored, key=lambda t: -t[1])
+
+
+# -- two codings from files: reading and matching units ---------------------------------------
+@dataclass(frozen=True)
+class Unit:
+    """One coded unit as a file gives it: ``codes`` maps a code to its valence ({} = no code)."""
+
+    id: str
+    company: str
+    text: str
+    codes: dict[str, str]
+    source: str = ""
+    start: int | None = None
+    end: int | None = None
+
+    @property
+    def span(self) -> tuple[str, int, int] | None:
+        return (self.source, self.start, self.end) if self.source and self.start is not None and self.end is not None \
+            else None
+
+
+@dataclass
+class CodingSet:
+    """One coder's coding of some units, read from one file."""
+
+    label: str
+    units: list[Unit]
+    #: only coded spans are recorded (a REFI-QDA project or its import): a unit of the other
+    #: coding that is missing here, in a source this coder coded, was not coded
+    spans_only: bool = False
+    #: source -> stored text, where the file carries it (character agreement uses its length)
+    texts: dict[str, str] = field(default_factory=dict)
+
+
+MODEL_CODER = "model"
+
+
+def read_coding_sets(paths: Sequence[Path], coders: Sequence[str] = (), *, mapping: Path | None = None,
+                     sources_dir: Path | None = None) -> tuple[CodingSet, CodingSet]:
+    """The two codings to compare: two files (each one coding, or ``coders[i]`` of file i), or
+    one file holding several coders (``coders`` names two; "model" picks intcap's own codings)."""
+    paths = [Path(p) for p in paths]
+    if len(paths) == 1:
+        if len(coders) != 2:
+            raise IntcapError(f"{paths[0]}: one file is compared with itself only as two of its coders; "
+                              "expected --coders NAME1 NAME2")
+        found = _read_any(paths[0], mapping, sources_dir)
+        return _pick(found, coders[0], paths[0]), _pick(found, coders[1], paths[0])
+    if len(paths) != 2:
+        raise IntcapError(f"agree: expected two codings (A B) or one project with --coders, found {len(paths)} files")
+    if coders and len(coders) != 2:
+        raise IntcapError(f"agree: --coders names one coder per file (two), found {len(coders)}")
+    sets = []
+    for i, path in enumerate(paths):
+        found = _read_any(path, mapping, sources_dir)
+        if coders:
+            sets.append(_pick(found, coders[i], path))
+        elif len(found) > 1:
+            raise IntcapError(f"{path}: holds the codings of {len(found)} coders ({', '.join(sorted(found))}); "
+                              "name the one to compare with --coders NAME1 NAME2 (one per file)")
+        else:
+            sets.append(next(iter(found.values())))
+    return sets[0], sets[1]
+
+
+def _pick(found: dict[str, CodingSet], wanted: str, path: Path) -> CodingSet:
+    if wanted in found:
+        return found[wanted]
+    if wanted == MODEL_CODER:
+        from pipeline.refi.provenance import is_machine_user
+
+        models = [name for name in found if is_machine_user(name) or name == MODEL_CODER]
+        if len(models) == 1:
+            return found[models[0]]
+    raise IntcapError(f"{path}: no coder {wanted!r}; the file holds {', '.join(map(repr, sorted(found))) or 'none'}"
+                      + ("" if wanted == MODEL_CODER else " (or say 'model' for intcap's own codings)"))
+
+
+def _read_any(path: Path, mapping: Path | None, sources_dir: Path | None) -> dict[str, CodingSet]:
+    """Coder name -> coding: a results folder, its passages.jsonl, a .qdpx or hand-coded JSONL."""
+    if path.is_dir():
+        return {MODEL_CODER: _read_results(path / "passages.jsonl", f"intcap results {path}")}
+    if not path.is_file():
+        raise IntcapError(f"{path}: not found; expected a results folder, a passages.jsonl, hand-coded JSONL "
+                          "or a .qdpx project")
+    if path.suffix.casefold() == ".qdpx":
+        return _read_qdpx(path, mapping, sources_dir)
+    first = _first_row(path)
+    if isinstance(first, dict) and "assigned" in first:
+        return {MODEL_CODER: _read_results(path, f"intcap results {path}")}
+    return _read_hand_coded(path)
+
+
+def _first_row(path: Path):
+    for n, line in enumerate(_lines(path), 1):
+        if line.strip():
+            try:
+                return safejson.loads(line)
+            except ValueError as exc:
+                raise IntcapError(f"{path}:{n}: {exc}; expected one JSON object per line") from None
+    raise IntcapError(f"{path}: no units (the file is empty)")
+
+
+def _lines(path: Path) -> list[str]:
+    try:
+        return path.read_text(encoding="utf-8-sig").splitlines()
+    except UnicodeDecodeError:
+        raise IntcapError(f"{path}: not UTF-8 text; expected JSON lines") from None
+    except OSError as exc:
+        raise IntcapError(f"{path}: cannot be read ({exc.strerror or exc})") from None
+
+
+def _read_results(path: Path, label: str) -> CodingSet:
+    """intcap's own codings (``intcap code --out DIR``): assigned codes with their valence."""
+    if not path.is_file():
+        raise IntcapError(f"{path.parent}: no passages.jsonl; expected a results folder of `intcap code --out DIR`")
+    units = []
+    for n, line in enumerate(_lines(path), 1):
+        if not line.strip():
+            continue
+        try:
+            c = Coding.from_dict(safejson.loads(line))
+            codes = {code: c.codes[code].valence for code in CODES if code in c.assigned}
+        except (ValueError, KeyError, TypeError, AttributeError) as exc:
+            raise IntcapError(f"{path}:{n}: not an intcap passage ({exc!r}); expected a line of passages.jsonl") \
+                from None
+        p = c.passage
+        units.append(Unit(p.id, p.company, p.text, codes, p.source, p.start, p.end))
+    from pipeline.refi.export import read_source
+
+    texts = {}
+    for source in dict.fromkeys(u.source for u in units):
+        try:
+            texts[source] = read_source(path.parent, source)
+        except IntcapError:
+            pass  # no stored text: character agreement infers the length from the offsets
+    return CodingSet(label, units, texts=texts)
+
+
+def _read_hand_coded(path: Path) -> dict[str, CodingSet]:
+    """Hand-coded JSONL (the thesis file, `intcap labels export`, `intcap import --out`),
+    validated by ``load_examples``; optional "source", "start", "end" and "coder" fields."""
+    examples = load_examples(path)
+    rows = [safejson.loads(line) for line in _lines(path) if line.strip()]
+    by_coder: dict[str, list[Unit]] = {}
+    spans_only = True
+    for n, (ex, row) in enumerate(zip(examples, rows), 1):
+        start, end = row.get("start"), row.get("end")
+        if (start is None) != (end is None) or any(x is not None and (type(x) is not int or x < 0)
+                                                   for x in (start, end)):
+            raise IntcapError(f"{path}: unit {ex.id}: start/end must both be whole numbers >= 0, found "
+                              f"{start!r}/{end!r}")
+        spans_only &= ex.label_source == "refi-qda"
+        by_coder.setdefault(str(row.get("coder") or ""), []).append(
+            Unit(ex.id, ex.company, ex.text, dict(ex.codes), str(row.get("source") or ""), start, end))
+    named = len(by_coder) > 1 or "" not in by_coder
+    return {coder: CodingSet(f"{coder} in {path}" if named else f"hand coding {path}", units, spans_only=spans_only)
+            for coder, units in by_coder.items()}
+
+
+def _read_qdpx(path: Path, mapping: Path | None, sources_dir: Path | None) -> dict[str, CodingSet]:
+    """Every coder of a REFI-QDA project (the REFI user of a coding is its coder), read by the import path."""
+    from pipeline.refi import import_qdpx
+
+    # the model's own codings are a coding to compare here (training leaves them out)
+    result = import_qdpx(path, mapping, sources_dir=sources_dir, include_machine=True)
+    texts = qdpx_texts(path, {e["source"] for e in result.examples}, sources_dir)
+    by_coder: dict[str, list[Unit]] = {}
+    for e in result.examples:
+        by_coder.setdefault(e["coder"], []).append(
+            Unit(e["id"], e["company"], e["text"], dict(e["codes"]), e["source"], e["start"], e["end"]))
+    if not by_coder:
+        raise IntcapError(f"{path}: no coding maps onto {'/'.join(CODES)} ({result.summary()}); give --map")
+    return {coder: CodingSet(f"{coder} in {path}", units, spans_only=True, texts=texts)
+            for coder, units in by_coder.items()}
+
+
+def qdpx_texts(path: Path, names: set[str], sources_dir: Path | None = None) -> dict[str, str]:
+    """The plain text of the named text sources, as the importer reads it (offsets index it)."""
+    from pipeline.refi.project import open_qdpx
+    from pipeline.refi.sources import SourceFiles, source_text
+    from pipeline.refi.xmlutil import local, parse_xml
+
+    zf, qde = open_qdpx(path)
+    with zf:
+        root = parse_xml(qde, f"{path}: project.qde", "Project.xsd", False).getroot()
+        files = SourceFiles(zf, path, root.get("basePath") or "", sources_dir)
+        texts = {}
+        for src in (s for el in root if local(el) == "Sources" for s in el):
+            name = src.get("name") or ""
+            if local(src) == "TextSource" and name in names:
+                texts[name] = source_text(src, files, f"text source '{name}'")
+    return texts
+
+
+@dataclass
+class Matching:
+    """Pairs of units (a or b None: that coder has no such unit and counts as not coding it)."""
+
+    pairs: list[tuple[Unit | None, Unit | None]]
+    by_id: int = 0
+    by_span: int = 0
+    only_a: int = 0
+    only_b: int = 0
+    #: ids of units left out: no counterpart, and the other coding records every unit it coded
+    unmatched_a: list[str] = field(default_factory=list)
+    unmatched_b: list[str] = field(default_factory=list)
+
+
+def match_units(a: CodingSet, b: CodingSet) -> Matching:
+    """Pair units by passage id, else by (source, start, end). A unit with no counterpart
+    counts as not coded by the other coder when that coding records only coded spans (a
+    REFI-QDA project) and coded something in the same source; otherwise it is left out."""
+    b_by_id = {u.id: u for u in b.units}
+    b_by_span = {}
+    for u in b.units:
+        if u.span is not None:
+            b_by_span.setdefault(u.span, u)
+    m = Matching([])
+    used: set[int] = set()
+    left_a = []
+    for u in a.units:
+        other = b_by_id.get(u.id)
+        how = "by_id"
+        if other is None or id(other) in used:
+            other, how = b_by_span.get(u.span) if u.span is not None else None, "by_span"
+        if other is None or id(other) in used:
+            left_a.append(u)
+            continue
+        used.add(id(other))
+        setattr(m, how, getattr(m, how) + 1)
+        m.pairs.append((u, other))
+    left_b = [u for u in b.units if id(u) not in used]
+    for left, other_set, side in ((left_a, b, "a"), (left_b, a, "b")):
+        coded_sources = {u.source for u in other_set.units}
+        for u in left:
+            if other_set.spans_only and u.source in coded_sources:
+                m.pairs.append((u, None) if side == "a" else (None, u))
+                setattr(m, f"only_{side}", getattr(m, f"only_{side}") + 1)
+            else:
+                getattr(m, f"unmatched_{side}").append(u.id)
+    return m
+
+
+def compare(a: CodingSet, b: CodingSet, *, top: int = 10, n_boot: int = 1000, seed: int = 0) -> dict:
+    """Everything ``intcap agree`` reports: matching, unit and character agreement, valence,
+    and the ``top`` units that disagree most."""
+    m = match_units(a, b)
+    if not m.pairs:
+        raise IntcapError(f"{b.label}: no unit matches one of {a.label} by passage id or by (source, start, end); "
+                          "expected codings of the same passages")
+    a_codes = [u.codes if u else {} for u, _ in m.pairs]
+    b_codes = [u.codes if u else {} for _, u in m.pairs]
+    groups = [(ua or ub).company for ua, ub in m.pairs]
+    presence = [np.array([[int(c in codes) for c in CODES] for codes in side]) for side in (a_codes, b_codes)]
+    valence = [np.array([[codes.get(c, "") for c in CODES] for codes in side], dtype=object)
+               for side in (a_codes, b_codes)]
+    report = {
+        "a": a.label, "b": b.label,
+        "matching": {"units": len(m.pairs), "by_id": m.by_id, "by_span": m.by_span,
+                     "only_in_a": m.only_a, "only_in_b": m.only_b,
+                     "unmatched_a": m.unmatched_a, "unmatched_b": m.unmatched_b},
+        "units": presence_agreement(presence[0], presence[1], groups, n_boot=n_boot, seed=seed),
+        "valence": valence_agreement(valence[0], valence[1]),
+        "characters": _characters(a, b, n_boot=n_boot, seed=seed),
+    }
+    report["disagreements"] = [
+        {"id": (ua or ub).id, "company": (ua or ub).company, "span": list((ua or ub).span or ()), "score": score,
+         "a": a_codes[i], "b": b_codes[i], "text": (ua or ub).text}
+        for i, score in disagreements(a_codes, b_codes)[:top] for ua, ub in [m.pairs[i]]]
+    return report
+
+
+def _characters(a: CodingSet, b: CodingSet, **bootstrap) -> dict:
+    """Character agreement over the sources both codings cover, or why it was not computed."""
+    spans = [[(u.source, u.start, u.end, c) for u in s.units if u.span is not None for c in u.codes] for s in (a, b)]
+    sources = [{u.source for u in s.units if u.span is not None} for s in (a, b)]
+    if not sources[0] or not sources[1]:
+        which = " and ".join(s.label for s, found in zip((a, b), sources) if not found)
+        return {"skipped": f"{which}: no source offsets (start/end), so characters cannot be compared"}
+    shared = sources[0] & sources[1]
+    lengths, inferred, conflicting = {}, [], []
+    for s in sorted(shared):
+        known = {len(t.texts[s]) for t in (a, b) if s in t.texts}
+        if len({t.texts[s] for t in (a, b) if s in t.texts}) > 1:
+            conflicting.append(s)
+            continue
+        if not known:
+            inferred.append(s)
+        lengths[s] = known.pop() if known else max(e for sp in spans for src, _, e, _ in sp if src == s)
+    if not lengths:
+        return {"skipped": "the two codings share no source with the same text"}
+    company_of = {}
+    for u in (*a.units, *b.units):
+        company_of.setdefault(u.source, u.company)
+    out = character_agreement(spans[0], spans[1], lengths, company_of, **bootstrap)
+    out["not_shared"] = sorted(sources[0] ^ sources[1])
+    out["different_text"] = conflicting
+    out["length_inferred"] = inferred
+    return out

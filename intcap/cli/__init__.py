@@ -12,7 +12,7 @@ import sys
 from pipeline.errors import IntcapError
 
 COMMANDS = ("code", "train", "evaluate", "export", "import", "refresh", "history", "schedule", "review", "labels",
-            "corpus")
+            "corpus", "agree")
 DESCRIPTION = ("Code interview transcripts into per-company internationalization-capacity profiles "
                "(networks, entrepreneurship, absorptive capacity, prior knowledge), offline.")
 
