@@ -74,8 +74,12 @@ def test_real_zoom_and_teams_transcripts(tmp_path, trained_model, samples_dir):
         (corpus / name).symlink_to(samples_dir / name)
     assert main(["code", str(corpus), "--out", str(out), "--model-dir", str(trained_model), "--no-prefect"]) == 0
     rows = read_jsonl(out / "passages.jsonl")
-    assert {r["source"] for r in rows} == {"zoom_meeting.transcript.vtt", "teams.vtt"}
+    assert "zoom_meeting.transcript.vtt" in {r["source"] for r in rows}
     assert {"Conor Healy", "Srijani Ghosh"} <= {r["speaker"] for r in rows}
+    # the Teams sample holds two greetings ("There you go.", "Why hello there, Yuri."): read without
+    # failure, but too short to code
+    assert not [r for r in rows if r["source"] == "teams.vtt" and r["codes"]]
+    assert json.loads((out / "run.json").read_text())["failures"] == []
     assert_offsets_reproduce_text(out, rows)
 
 
