@@ -55,8 +55,13 @@ def load_user_data(example_files: Sequence[Path] = (), qdpx: Path | None = None,
         raise IntcapError(f"--group: expected one of {', '.join(GROUPINGS)}, found {group!r}")
     sets, source_of, origins = [], {}, []
     for path in map(Path, example_files):
+        try:
+            text = path.read_text(encoding="utf-8-sig")
+        except (OSError, UnicodeDecodeError) as exc:
+            raise IntcapError(f"{path}: cannot be read as UTF-8 JSON lines ({getattr(exc, 'strerror', None) or exc}); "
+                              "expected hand-coded examples, one JSON object per line") from None
         examples = load_examples(path)
-        rows = [safejson.loads(line) for line in path.read_text(encoding="utf-8-sig").splitlines() if line.strip()]
+        rows = [safejson.loads(line) for line in text.splitlines() if line.strip()]
         for n, (ex, row) in enumerate(zip(examples, rows), 1):
             if row.get("source"):
                 source_of[ex.id] = str(row["source"])
@@ -76,8 +81,9 @@ def load_user_data(example_files: Sequence[Path] = (), qdpx: Path | None = None,
                           "expected --examples FILE... and/or --qdpx FILE")
     groups = [e.company if group == "company" else source_of[e.id] for e in examples]
     if len(set(groups)) < 2:
+        other = "source" if group == "company" else "company"
         raise IntcapError(f"{', '.join(origins)}: all {len(examples)} examples are in one {group}; grouped "
-                          f"cross-validation needs at least two (try --group {'source' if group == 'company' else 'company'})")
+                          f"cross-validation needs at least two (try --group {other})")
     return UserData(examples, groups, group, ", ".join(origins))
 
 

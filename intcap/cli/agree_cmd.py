@@ -85,7 +85,8 @@ def format_report(r: dict) -> str:
                          + ", ".join(f"{c} {a['kappa'][c]:.3f}" for c in CODES))
         for key, what in (("not_shared", "sources only one coding covers, left out"),
                           ("different_text", "sources whose text differs between A and B, left out"),
-                          ("length_inferred", "sources without stored text (length taken as the last coded character)")):
+                          ("length_inferred",
+                           "sources without stored text (length taken as the last coded character)")):
             if ch[key]:
                 lines.append(f"  {what}: {_ids(ch[key])}")
     if r["disagreements"]:

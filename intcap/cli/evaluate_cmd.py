@@ -32,7 +32,8 @@ def add_parser(sub):
     own.add_argument("--own-only", action="store_true",
                      help="train each fold on your examples alone (no thesis passages, rewrites or written corpus)")
     own.add_argument("--no-learning-curve", action="store_true",
-                     help="skip the refits on 25%% and 50%% of the training groups (a third of the time)")
+                     help="skip the refits on 25%% and 50%% of the training groups (with the bundled data each "
+                          "costs about as much as the main run)")
     return p
 
 
