@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 import numpy as np
@@ -45,6 +45,8 @@ class UserData:
     groups: list[str]
     grouping: str = "company"
     origin: str = ""
+    #: caveats for reading the figures, printed with them
+    notes: list[str] = field(default_factory=list)
 
 
 def load_user_data(example_files: Sequence[Path] = (), qdpx: Path | None = None, mapping: Path | None = None, *,
@@ -84,7 +86,12 @@ def load_user_data(example_files: Sequence[Path] = (), qdpx: Path | None = None,
         other = "source" if group == "company" else "company"
         raise IntcapError(f"{', '.join(origins)}: all {len(examples)} examples are in one {group}; grouped "
                           f"cross-validation needs at least two (try --group {other})")
-    return UserData(examples, groups, group, ", ".join(origins))
+    notes = []
+    if qdpx is not None:
+        notes.append(f"{qdpx}: a REFI-QDA project records only the spans someone coded, so these examples hold no "
+                     "uncoded passages; the figures say how well intcap tells the codes apart on coded text, not "
+                     "whether it leaves uncoded text alone")
+    return UserData(examples, groups, group, ", ".join(origins), notes)
 
 
 def _qdpx_examples(path: Path, mapping: Path | None, coder: str | None,
@@ -234,4 +241,4 @@ def run_user_evaluation(data: UserData, settings: CoderSettings | None = None, *
     return {"origin": data.origin, "n_examples": len(data.examples),
             "groups": {"by": data.grouping, "n": len(set(data.groups)), "folds": len(folds), "scheme": scheme},
             "n_extra_training": len(extras), "encoder": settings.encoder, "settings": vars(settings).copy(),
-            "user": user, "seconds": round(time.perf_counter() - t0, 1)}
+            "notes": list(data.notes), "user": user, "seconds": round(time.perf_counter() - t0, 1)}

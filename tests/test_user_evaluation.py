@@ -201,3 +201,5 @@ def test_qdpx_coding_as_user_data(tmp_path):
     data = load_user_data(qdpx=qdpx, coder="Anna", group="source")
     assert len(data.examples) == 4 and all(e.label_source == "refi-qda" for e in data.examples)
     assert sorted(set(data.groups)) == ["Aero Molle.docx", "Fjordfisk interview.txt"]
+    assert "only the spans someone coded" in data.notes[0]
+    assert load_user_data([USER]).notes == []

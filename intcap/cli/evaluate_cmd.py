@@ -103,6 +103,7 @@ def format_user_report(result: dict) -> str:
         lines.append("learning curve (mean κ by your labels per fold): " + ", ".join(
             f"{p['fraction']:.0%} ({p['labels']:.0f}) {p['mean_kappa']:.3f}" for p in curve["points"]))
         lines.append(curve["line"])
+    lines += [f"note: {n}" for n in result.get("notes", [])]
     lines.append(f"run took {result['seconds']:.0f} s")
     return "\n".join(lines)
 
