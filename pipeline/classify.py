@@ -155,7 +155,8 @@ class CodeHeads(BaseEstimator):
                                                        w[tr])
                     oof[te] = self._fused(dense, sparse, X[te], [texts[i] for i in te] if use_tfidf else None)
                 ok = ~np.isnan(oof)
-                self.thresholds_[j] = best_threshold(y[ok], oof[ok])
+                if ok.any() and y[ok].min() != y[ok].max():  # tiny sets: every inner split constant
+                    self.thresholds_[j] = best_threshold(y[ok], oof[ok])
             self._fit_valence(j, VX[y == 1], valence[y == 1, j], w[y == 1])
             if use_tfidf and self.valence_tfidf:
                 self._fit_valence(j, T[y == 1], valence[y == 1, j], w[y == 1], sparse=True)

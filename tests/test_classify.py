@@ -94,3 +94,13 @@ def test_written_examples_weigh_by_written_weight(examples):
     p_alone, p_ignored, p_counted = (c.predict_proba(texts)[0] for c in (alone, ignored, counted))
     assert np.abs(p_ignored - p_alone).max() < 0.02
     assert np.abs(p_counted - p_alone).max() > 0.1
+
+
+def test_tiny_training_set_with_constant_inner_splits_fits():
+    """Every inner split constant (one firm holds all the positives): the threshold stays 0.5
+    instead of the fit failing (a researcher's first few labels look like this)."""
+    X = np.random.default_rng(0).random((6, 5))
+    P = np.zeros((6, 4), int)
+    P[:3, 0] = 1
+    heads = CodeHeads().fit(X, P, np.where(P == 1, "+", "").astype(object), groups=np.array(list("AAABBB")))
+    assert heads.thresholds_[0] == 0.5 and heads.predict(X).shape == (6, 4)
