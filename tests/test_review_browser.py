@@ -1,11 +1,17 @@
-"""The review page in headless Chromium: keyboard answers persist; transcript markup stays inert text."""
+"""The review page in headless Chromium: keyboard answers persist; transcript markup stays inert text;
+the codebook panel shows definitions and examples; undo brings back the reviewer's own answer; the
+figures say what they mean; nothing overflows and the console stays clean.
+
+``browser``, ``OVERFLOW`` and ``watch_console`` are shared with test_report_browser.py."""
 from __future__ import annotations
 
+import json
 import shutil
 from pathlib import Path
 
 import pytest
 
+from pipeline import paths
 from pipeline.review.server import create_app
 from pipeline.review.session import ReviewSession
 from pipeline.review.store import LabelStore
@@ -25,6 +31,35 @@ def browser():
         browser = pw.chromium.launch(executable_path=CHROMIUM, args=ARGS, headless=True)
         yield browser
         browser.close()
+
+
+#: boxes whose content is wider than they are, or that stick out of a parent which does not clip
+#: (a scroll container may scroll); inside SVG only the <svg> itself counts
+OVERFLOW = """() => {
+  const name = (el) => el.tagName.toLowerCase() + (el.id ? "#" + el.id : "") +
+    (el.classList.length ? "." + [...el.classList].join(".") : "");
+  const bad = [];
+  for (const el of document.body.querySelectorAll("*")) {
+    if (el.closest("svg") && el.tagName.toLowerCase() !== "svg") continue;
+    const r = el.getBoundingClientRect();
+    if (r.width === 0 && r.height === 0) continue;
+    const parent = el.parentElement;
+    const visible = (node) => getComputedStyle(node).overflowX === "visible";
+    const p = parent.getBoundingClientRect();
+    if (visible(parent) && (r.right > p.right + 1 || r.left < p.left - 1)) bad.push(name(el) + " sticks out of " + name(parent));
+    if (visible(el) && el.clientWidth > 0 && el.scrollWidth > el.clientWidth + 1) bad.push(name(el) + " is narrower than its content");
+  }
+  if (document.documentElement.scrollWidth > window.innerWidth) bad.push("the page scrolls sideways");
+  return bad;
+}"""
+
+
+def watch_console(page) -> list[str]:
+    """Console errors and uncaught exceptions of ``page``, as they happen."""
+    errors: list[str] = []
+    page.on("console", lambda m: errors.append(m.text) if m.type == "error" else None)
+    page.on("pageerror", lambda e: errors.append(str(e)))
+    return errors
 
 
 def current_id(page) -> str:
@@ -97,5 +132,76 @@ def test_markup_in_a_transcript_renders_as_inert_text(browser, tmp_path):
         assert page.input_value("#reviewer") == "<img src=x onerror=alert(4)>"
         page.wait_for_timeout(300)
         assert dialogs == []
+        page.close()
+    session.store.close()
+
+
+def shown_answer(page) -> dict[str, str]:
+    """The answer the page is building: code -> chosen valence, for the rows switched on."""
+    return page.evaluate("""() => Object.fromEntries([...document.querySelectorAll('#code-rows tr.on')].map(
+        (tr) => [tr.dataset.code, tr.querySelector('.valence button.chosen').textContent]))""")
+
+
+def test_codebook_panel_shows_definitions_and_an_example_of_each_valence(browser, tmp_path):
+    out = small_out_dir(tmp_path / "out", companies=1)
+    session = ReviewSession.open(out, strategy="uncertainty")
+    book = {c["id"]: c for c in json.loads(paths.CODEBOOK.read_text(encoding="utf-8"))["codes"]}
+    with live_server(create_app(session, reviewer="bea")) as base:
+        page = browser.new_page(viewport={"width": 1280, "height": 900})
+        errors = watch_console(page)
+        page.goto(base + "/")
+        current_id(page)
+        page.wait_for_function("() => document.querySelectorAll('#code-help details').length === 4")
+        page.keyboard.press("1")  # select NET: its entry opens, with its definition and three examples
+        net = page.locator('#code-help details[data-code="NET"]')
+        assert net.get_attribute("open") is not None and "current" in net.get_attribute("class")
+        assert net.locator("p").inner_text() == book["NET"]["definition"].replace("*", "")
+        assert net.locator("dd").count() == 3 and net.locator("dd").first.is_visible()
+        assert page.locator('#code-help details[open]').count() == 1
+        for code, entry in book.items():  # and every code cell names the code, with the definition on hover
+            cell = page.locator(f'#code-rows tr[data-code="{code}"] td.code')
+            assert entry["name"] in cell.inner_text()
+            assert cell.locator("abbr").get_attribute("title") == f"{entry['name']}: {entry['definition'].replace('*', '')}"
+        assert page.evaluate(OVERFLOW) == []
+        assert errors == []
+        page.close()
+    session.store.close()
+
+
+def test_undo_restores_the_answer_given_and_the_figures_say_what_they_mean(browser, tmp_path):
+    out = small_out_dir(tmp_path / "out", companies=1)
+    session = ReviewSession.open(out, strategy="uncertainty")
+    with live_server(create_app(session, reviewer="bea")) as base:
+        page = browser.new_page(viewport={"width": 1280, "height": 900})
+        errors = watch_console(page)
+        page.goto(base + "/")
+        first = current_id(page)
+        figures = page.text_content("#figures")
+        assert "no estimate yet" in figures and "%" not in figures
+        assert "will use 0 answers" in figures
+        suggestion = session.describe(session.corpus.get(first))["suggestion"]
+        given = dict(suggestion)
+        if "PRI" in given:  # 4 toggles PRI; the answer differs from the suggestion either way
+            del given["PRI"]
+            page.keyboard.press("4")
+        else:
+            given["PRI"] = "-"
+            page.keyboard.press("4")
+            page.keyboard.press("-")
+        assert shown_answer(page) == given
+        page.keyboard.press("Enter")
+        page.wait_for_function(f"() => document.getElementById('passage').dataset.id !== {first!r}")
+        assert "will use 1 answer " in page.text_content("#figures")
+        assert "1 of 1 so far" in page.text_content("#agreement") or "0 of 1 so far" in page.text_content("#agreement")
+        page.keyboard.press("u")
+        page.wait_for_function(f"() => document.getElementById('passage').dataset.id === {first!r}")
+        page.wait_for_function("() => document.getElementById('status').textContent.startsWith('undid')")
+        assert shown_answer(page) == given != suggestion  # the reviewer's answer, not the model's suggestion
+        assert "will use 0 answers" in page.text_content("#figures")
+        page.reload()  # the restored answer survives a reload (it is kept with the browser session)
+        assert current_id(page) == first
+        page.wait_for_function("() => document.querySelectorAll('#code-help details').length === 4")
+        assert shown_answer(page) == given
+        assert errors == []
         page.close()
     session.store.close()

@@ -8,8 +8,8 @@ Security, in order of the request's path through the app:
   ``Authorization: Bearer`` header);
 * state-changing requests are JSON POSTs carrying ``X-CSRF-Token``, an HMAC of the
   per-browser session cookie (SameSite=Strict);
-* the only routes are fixed: the page, two in-memory assets and the JSON API, so
-  there is no path that reaches the file system;
+* the only routes are fixed: the page, two in-memory assets, an empty icon and the JSON
+  API (the codebook help is read once at start), so no path reaches the file system;
 * all passage text goes to the page as JSON and is rendered with ``textContent``.
 """
 from __future__ import annotations
@@ -31,6 +31,7 @@ from starlette.routing import Route
 from pipeline.errors import IntcapError, StoreError
 from pipeline import safejson
 from pipeline.review.answers import ReviewError, validate_reviewer
+from pipeline.review.codebook_help import codebook_help
 from pipeline.review.session import ReviewSession, Visit
 
 MAX_BODY = 64 * 1024
@@ -151,6 +152,7 @@ class ReviewApp:
         self.reviewer = validate_reviewer(reviewer)
         self.secret = secrets.token_bytes(32)
         self.visits: dict[str, Visit] = {}
+        self.help = codebook_help()
 
     def csrf_for(self, sid: str) -> str:
         return hmac.new(self.secret, sid.encode(), hashlib.sha256).hexdigest()
@@ -179,12 +181,27 @@ class ReviewApp:
         media, text = ASSETS[request.url.path.rsplit("/", 1)[-1]]
         return Response(text, media_type=media)
 
+    async def no_icon(self, request: Request) -> Response:
+        """The browser asks for an icon on every page load; answering 204 keeps its console free of 404s."""
+        return Response(status_code=204)
+
+    async def codebook(self, request: Request) -> Response:
+        """Code names, definitions and an example of each valence, for the page's side panel."""
+        return JSONResponse(self.help)
+
     async def next(self, request: Request) -> Response:
+        """The passage to show; ``given`` carries the reviewer's own answer when it was just undone."""
         sid, visit = self.visit(request)
         coding = await run_in_threadpool(self.session.next_coding, visit, sid)
-        progress = await run_in_threadpool(self.session.progress)
         item = self.session.describe(coding) if coding else None
-        return JSONResponse({"passage": item, "progress": progress})
+        if item is not None:
+            item["given"] = visit.restored_for(item["id"])
+        return JSONResponse({"passage": item, **await self.figures()})
+
+    async def figures(self) -> dict:
+        """progress (reviewed, queued, agreement) and how many answers the next retrain will use."""
+        return {"progress": await run_in_threadpool(self.session.progress),
+                "retrain": {"answers": await run_in_threadpool(self.session.retrain_answers)}}
 
     async def post(self, request: Request) -> Response:
         """answer / skip / undo: JSON body, CSRF header checked against the session cookie."""
@@ -210,8 +227,9 @@ class ReviewApp:
             result = {"ok": True}
         else:
             undone = await run_in_threadpool(self.session.undo, reviewer, visit)
-            result = {"ok": True, "undone": undone.passage_id if undone else None}
-        result["progress"] = await run_in_threadpool(self.session.progress)
+            result = {"ok": True, "undone": undone.passage_id if undone else None,
+                      "codes": dict(undone.codes) if undone else None}
+        result.update(await self.figures())
         return JSONResponse(result)
 
 
@@ -233,6 +251,8 @@ def create_app(session: ReviewSession, *, host: str = "127.0.0.1", token: str | 
         Route("/assets/app.js", routes.asset, methods=["GET"]),
         Route("/assets/app.css", routes.asset, methods=["GET"]),
         Route("/api/next", routes.next, methods=["GET"]),
+        Route("/api/codebook", routes.codebook, methods=["GET"]),
+        Route("/favicon.ico", routes.no_icon, methods=["GET"]),
         Route("/api/answer", routes.post, methods=["POST"]),
         Route("/api/skip", routes.post, methods=["POST"]),
         Route("/api/undo", routes.post, methods=["POST"]),

@@ -29,6 +29,14 @@ class Visit:
     pinned: str | None = None
     #: ids of the answers given in this visit: undo reaches only these
     answered: list[int] = field(default_factory=list)
+    #: (passage id, codes) of the answer last undone: shown again as the starting answer
+    restored: tuple[str, dict[str, str]] | None = None
+
+    def restored_for(self, passage_id: str) -> dict[str, str] | None:
+        """The undone answer to start from when ``passage_id`` is shown again, else None."""
+        if self.restored and self.restored[0] == passage_id:
+            return dict(self.restored[1])
+        return None
 
 
 class ReviewSession:
@@ -95,6 +103,7 @@ class ReviewSession:
             visit.answered.append(stored.id)
             if visit.pinned == coding.passage.id:
                 visit.pinned = None
+            visit.restored = None
         return stored
 
     def skip(self, passage_id: str, visit: Visit, visitor: str = "") -> None:
@@ -104,6 +113,8 @@ class ReviewSession:
             visit.skipped.append(coding.passage.id)
         if visit.pinned == coding.passage.id:
             visit.pinned = None
+        if visit.restored and visit.restored[0] == coding.passage.id:
+            visit.restored = None
 
     def undo(self, reviewer: str, visit: Visit | None = None) -> Answer | None:
         """Undo ``reviewer``'s last answer (with a visit: the last one given in that visit, so one
@@ -111,6 +122,7 @@ class ReviewSession:
         undone = self.store.undo_last(self.corpus.name, reviewer, visit.answered if visit is not None else None)
         if undone is not None and visit is not None:
             visit.pinned = undone.passage_id
+            visit.restored = (undone.passage_id, dict(undone.codes))
             if undone.passage_id in visit.skipped:
                 visit.skipped.remove(undone.passage_id)
         return undone
@@ -121,6 +133,11 @@ class ReviewSession:
         agree = sum(a.agrees for a in live)
         return {"reviewed": len(live), "queued": len(self.corpus) - len(live), "total": len(self.corpus),
                 "agreement": round(agree / len(live), 4) if live else None}
+
+    def retrain_answers(self) -> int:
+        """How many answers the next learning round trains on: the latest live answer per passage of
+        this corpus (what ``export_labels`` writes), passages since dropped from the corpus included."""
+        return len(self.store.latest(self.corpus.name))
 
     def describe(self, coding: Coding) -> dict:
         """Everything the page or terminal shows for one passage (plain data; rendering escapes it)."""

@@ -9,6 +9,9 @@
   let chosen = {};      // code -> valence, the answer being built
   let focus = null;     // the code +/-/0 apply to
   let busy = false;
+  let help = {};        // code -> {name, definition, examples}, from /api/codebook
+  // below this many answers the share of agreeing answers says little, so no percentage is shown
+  const MIN_FOR_ESTIMATE = 5;
 
   function el(tag, text, cls) {
     const node = document.createElement(tag);
@@ -22,11 +25,58 @@
     $("status").className = error ? "error" : "";
   }
 
-  function showProgress(p) {
+  function showProgress(p, retrain) {
     if (!p) return;
-    const agreement = p.agreement === null ? "–" : Math.round(p.agreement * 100) + "%";
-    $("progress").textContent = p.reviewed + " reviewed / " + p.queued + " queued · estimated agreement " +
-      agreement + " (answers equal to the suggestion)";
+    $("progress").textContent = p.reviewed + " reviewed / " + p.queued + " queued";
+    const agree = p.agreement === null ? 0 : Math.round(p.agreement * p.reviewed);
+    let words;
+    if (p.reviewed < MIN_FOR_ESTIMATE) {
+      words = "Estimated agreement: no estimate yet; it needs " + MIN_FOR_ESTIMATE + " answers" +
+        (p.reviewed ? " (" + agree + " of " + p.reviewed + " so far equal the model's suggestion)." : ".");
+    } else {
+      words = "Estimated agreement " + Math.round(p.agreement * 100) + " %: " + agree + " of your " + p.reviewed +
+        " answers equal the model's suggestion exactly. The queue shows the passages it is least sure of first, " +
+        "so this runs below its agreement on typical passages.";
+    }
+    $("agreement").textContent = words;
+    $("agreement").title = "The share of reviewed passages where your answer (codes and valences) was the model's suggestion.";
+    if (retrain) {
+      const n = retrain.answers;
+      $("retrain").textContent = "The next retrain (intcap review round) will use " + n + " answer" + (n === 1 ? "" : "s") +
+        " from this corpus, besides the thesis's coded passages.";
+    }
+  }
+
+  function renderHelp(book) {
+    const box = $("code-help");
+    box.replaceChildren();
+    for (const c of book.codes) {
+      help[c.code] = c;
+      const card = el("details", null, "code-help");
+      card.dataset.code = c.code;
+      card.append(el("summary", c.code + " · " + c.name));
+      if (c.definition) card.append(el("p", c.definition));
+      const dl = el("dl");
+      for (const v of VALENCES) {
+        if (!c.examples[v]) continue;
+        const dt = el("dt", v === "-" ? "−" : v);
+        dt.title = { "+": "shown", "-": "lacking", "0": "neither" }[v];
+        dl.append(dt, el("dd", "“" + c.examples[v] + "”"));
+      }
+      card.append(dl);
+      box.append(card);
+    }
+    $("codebook-source").textContent = "Definitions from " + book.source + "; the examples are short illustrations after CODEBOOK.md.";
+    markHelp();
+  }
+
+  function markHelp() {
+    // the selected code's entry is open; with none selected, all are
+    document.querySelectorAll(".code-help").forEach((card) => {
+      const mine = card.dataset.code === focus;
+      card.classList.toggle("current", mine);
+      card.open = mine || focus === null;
+    });
   }
 
   function renderContext(box, ctx, label) {
@@ -62,7 +112,16 @@
       if (c.code in chosen) tr.classList.add("on");
       if (c.code === focus) tr.classList.add("focus");
       if (c.assigned) tr.classList.add("suggested");
-      tr.append(el("td", String(i + 1)), el("td", c.code, "code"));
+      const name = el("td", null, "code");
+      const abbr = el("abbr", c.code);
+      const h = help[c.code];
+      if (h) {
+        abbr.title = h.name + ": " + h.definition;
+        name.append(abbr, el("span", h.name, "name"));
+      } else {
+        name.append(abbr);
+      }
+      tr.append(el("td", String(i + 1)), name);
       tr.append(el("td", (c.p === null ? "–" : c.p.toFixed(2)) + " (" + c.threshold.toFixed(2) + ")"));
       const vp = c.valence_p || {};
       tr.append(el("td", VALENCES.map((v) => v + " " + (vp[v] === undefined ? "–" : vp[v].toFixed(2))).join("  ")));
@@ -81,10 +140,11 @@
       tr.append(cell);
       rows.append(tr);
     });
+    markHelp();
   }
 
   function render(data) {
-    showProgress(data.progress);
+    showProgress(data.progress, data.retrain);
     current = data.passage;
     if (!current) {
       $("main").hidden = true;
@@ -100,7 +160,8 @@
     renderContext($("previous"), current.previous, "before");
     renderContext($("next"), current.next, "after");
     renderText($("passage"), current.text, current.evidence || []);
-    chosen = Object.assign({}, current.suggestion);
+    // after an undo the reviewer's own answer comes back, not the model's suggestion
+    chosen = Object.assign({}, current.given || current.suggestion);
     focus = Object.keys(chosen)[0] || null;
     renderCodes();
   }
@@ -144,7 +205,10 @@
   }
 
   const reviewer = () => $("reviewer").value.trim();
-  const load = () => act(async () => render(await call("GET", "/api/next")));
+  const load = () => act(async () => {
+    try { renderHelp(await call("GET", "/api/codebook")); } catch (e) { $("codebook-source").textContent = "codebook unavailable: " + e.message; }
+    render(await call("GET", "/api/next"));
+  });
 
   function confirmAnswer() {
     if (!current) return;
@@ -167,8 +231,9 @@
   function undo() {
     act(async () => {
       const r = await call("POST", "/api/undo", { reviewer: reviewer() });
-      status(r.undone ? "undid the answer for " + r.undone : "nothing to undo");
       render(await call("GET", "/api/next"));
+      status(r.undone ? "undid the answer for " + r.undone + ": your answer is back, change it and confirm"
+        : "nothing to undo");
     });
   }
 
