@@ -1,4 +1,4 @@
-"""Agreement statistics (pipeline/agreement.py) against sklearn and a textbook α, and `intcap agree`."""
+"""Agreement statistics (pipeline/agreement.py, pipeline/agreement_files.py) against sklearn and a textbook α, and `intcap agree`."""
 from __future__ import annotations
 
 import json
@@ -12,9 +12,10 @@ from lxml import etree
 from sklearn.metrics import cohen_kappa_score, f1_score
 
 from intcap.cli import main
-from pipeline.agreement import (alpha_from_counts, character_agreement, cluster_bootstrap_kappa, compare, confusion,
+from pipeline.agreement import (alpha_from_counts, character_agreement, cluster_bootstrap_kappa, confusion,
                                 f1_from_counts, kappa_from_counts, krippendorff_alpha, nominal_kappa,
-                                presence_agreement, prevalences, read_coding_sets)
+                                presence_agreement, prevalences)
+from pipeline.agreement_files import compare, read_coding_sets
 from pipeline.classify import kappa as classify_kappa
 from pipeline.records import CODES
 

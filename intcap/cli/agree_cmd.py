@@ -100,7 +100,7 @@ def format_report(r: dict) -> str:
 
 
 def run(args) -> int:
-    from pipeline.agreement import compare, read_coding_sets
+    from pipeline.agreement_files import compare, read_coding_sets
     from pipeline.errors import IntcapError
     from pipeline.outputs import write_json
 
