@@ -37,12 +37,25 @@ def mark_evidence(text: str, spans: list[dict]) -> str:
     return "".join(out + [text[at:]])
 
 
+#: answers before the agreement estimate is shown (as on the review page)
+MIN_FOR_ESTIMATE = 5
+
+
+def agreement_words(progress: dict) -> str:
+    """The estimated agreement in words: the share of answers that equal the model's suggestion."""
+    reviewed = progress["reviewed"]
+    if reviewed < MIN_FOR_ESTIMATE or progress["agreement"] is None:
+        return f"agreement with the model: no estimate before {MIN_FOR_ESTIMATE} answers"
+    same = round(progress["agreement"] * reviewed)
+    return (f"{same} of {reviewed} answers equal the model's suggestion ({progress['agreement']:.0%}; "
+            "the least certain passages come first, so this runs low)")
+
+
 def render(item: dict, progress: dict) -> str:
     """The passage as plain text (terminal output is not interpreted, so no escaping is needed)."""
-    agreement = "–" if progress["agreement"] is None else f"{progress['agreement']:.0%}"
     lines = [
         "",
-        f"[{progress['reviewed']} reviewed / {progress['queued']} queued · estimated agreement {agreement}]",
+        f"[{progress['reviewed']} reviewed / {progress['queued']} queued · {agreement_words(progress)}]",
         f"{item['company']} · {item['source']} · speaker: {item['speaker'] or '–'} · {item['id']}",
     ]
     if item["previous"]:
