@@ -50,3 +50,11 @@ def test_review_cli_command_end_to_end(tmp_path):
     store = LabelStore.open(db=str(db))
     assert len(store.latest()) == 2 and not (out / "labels.sqlite").exists()
     store.close()
+
+
+def test_agreement_is_explained_and_withheld_before_five_answers():
+    from pipeline.review.terminal import agreement_words
+
+    assert "no estimate" in agreement_words({"reviewed": 2, "agreement": 1.0})
+    words = agreement_words({"reviewed": 8, "agreement": 0.75})
+    assert "6 of 8 answers equal the model's suggestion" in words and "75%" in words
