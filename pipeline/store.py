@@ -36,11 +36,11 @@ from pathlib import Path
 import sqlalchemy as sa
 from sqlalchemy import event
 from sqlalchemy.engine import Connection, Engine
-from sqlalchemy.exc import DatabaseError, OperationalError, SQLAlchemyError
+from sqlalchemy.exc import ArgumentError, DatabaseError, OperationalError, SQLAlchemyError
 
 from pipeline.errors import StoreError
 from pipeline.records import CODES, Coding, Transcript
-from pipeline.sqlite_wal import enable_wal
+from pipeline.sqlite_wal import backup_file, check_results_file, enable_wal, recovery_hint
 from pipeline.store_schema import (
     coding_from_row, meta_table, metadata, passage_row, passages, profiles, run_files, runs, sources, transcripts,
 )
@@ -48,9 +48,13 @@ from pipeline.store_schema import (
 SCHEMA_VERSION = "1"
 DEFAULT_DB = "intcap.db"
 DB_ENV = "INTCAP_DB"
-SQLITE_HEADER = b"SQLite format 3\x00"
+DB_URL_ENV = "INTCAP_DB_URL"
 #: a run whose last sign of life is older than this may be taken over by another host
 STALE_AFTER_S = 15 * 60
+#: seconds to wait for a database server to answer a new connection
+CONNECT_TIMEOUT_S = 10
+#: advisory lock ids (PostgreSQL) for creating the tables and for starting or resuming a run
+SCHEMA_LOCK, RUNS_LOCK = 0x1C4B_0001, 0x1C4B_0002
 
 # run_files.action values
 ADDED, CHANGED, RECODED, REMOVED, FAILED = "added", "changed", "recoded", "removed", "failed"
@@ -63,11 +67,14 @@ def now() -> str:
 def resolve_url(db: str | os.PathLike | None) -> str:
     """A SQLAlchemy URL from ``--db``: a URL as is, a plain path as an SQLite file.
 
-    Without one, ``$INTCAP_DB`` or ``intcap.db`` in the current folder.
+    Without one, ``$INTCAP_DB``, ``$INTCAP_DB_URL`` or ``intcap.db`` in the current folder. A
+    URL from the environment comes back without its password (so it can travel in Prefect
+    parameters); the store takes the password from the environment again when it connects.
     """
-    db = str(db) if db else os.environ.get(DB_ENV) or DEFAULT_DB
+    env = os.environ.get(DB_ENV) or os.environ.get(DB_URL_ENV)
+    db = str(db) if db else env or DEFAULT_DB
     if "://" in db:
-        return db
+        return without_password(db) if db == env else db
     return f"sqlite:///{Path(db).expanduser().resolve()}"
 
 
@@ -79,16 +86,102 @@ def sqlite_path(url: str) -> Path | None:
     return Path(parsed.database)
 
 
-def recovery_hint(path: Path) -> str:
-    backup = backup_path(path)
-    if backup.is_file():
-        return (f"restore the copy saved after the last successful refresh with `cp {backup} {path}` "
-                f"(and delete {path}-wal and {path}-shm if present), or move {path} away to start a new database")
-    return f"no backup ({backup}) exists; move {path} away and run `intcap refresh` again to rebuild it from the corpus"
+# -- database servers (PostgreSQL): shared with the label store -----------------------------------
 
 
-def backup_path(path: Path) -> Path:
-    return path.with_name(path.name + ".bak")
+def mask_url(url: str | sa.URL) -> str:
+    """The URL as messages may show it: the password, if any, as ***."""
+    try:
+        return sa.make_url(url).render_as_string(hide_password=True)
+    except ArgumentError:
+        return "a database URL that does not parse"
+
+
+def without_password(url: str) -> str:
+    """The URL with no password at all (what may be passed on, stored in Prefect or printed)."""
+    try:
+        return sa.make_url(url).set(password=None).render_as_string(hide_password=False)
+    except ArgumentError:
+        return url
+
+
+def with_password(url: sa.URL) -> sa.URL:
+    """A server URL without a password takes the one $INTCAP_DB_URL (or $INTCAP_DB) gives for the
+    same server, user and database; failing that libpq reads PGPASSWORD or ~/.pgpass itself."""
+    if url.password is not None or url.get_backend_name() == "sqlite":
+        return url
+    key = (url.get_backend_name(), url.host, url.port, url.username, url.database)
+    for name in (DB_URL_ENV, DB_ENV):
+        try:
+            other = sa.make_url(os.environ.get(name) or "")
+        except ArgumentError:
+            continue
+        if other.password and (other.get_backend_name(), other.host, other.port, other.username,
+                               other.database) == key:
+            return url.set(password=other.password)
+    return url
+
+
+def server_engine(url: str) -> Engine:
+    """An engine for a database server: password from the environment, a connect timeout (libpq
+    waits for ever by default), commits confirmed durable, and a one-line error for a missing driver."""
+    try:
+        parsed = with_password(sa.make_url(url))
+    except ArgumentError as exc:
+        raise StoreError(f"{mask_url(url)}: not a database URL; expected an SQLite path or an SQLAlchemy URL "
+                         "such as postgresql+psycopg://user@host/intcap") from exc
+    connect_args = {}
+    if parsed.drivername == "postgresql":  # SQLAlchemy would pick psycopg2; the extra installs psycopg 3
+        parsed = parsed.set(drivername="postgresql+psycopg")
+    if parsed.get_backend_name() == "postgresql":
+        defaults = {"connect_timeout": CONNECT_TIMEOUT_S, "application_name": "intcap",
+                    "options": "-c synchronous_commit=on"}
+        connect_args = {k: v for k, v in defaults.items() if k not in parsed.query}
+    try:
+        return sa.create_engine(parsed, pool_pre_ping=True, connect_args=connect_args)
+    except ImportError as exc:
+        raise StoreError(f"{mask_url(url)}: the database driver ({exc.name or exc}) is not installed; "
+                         "PostgreSQL needs postgresql+psycopg (or plain postgresql://) and `pip install "
+                         "'intcap[postgres]'`") from exc
+    except ArgumentError as exc:
+        raise StoreError(f"{mask_url(url)}: {str(exc).splitlines()[0]}") from exc
+
+
+def server_problem(exc: BaseException, url: str | sa.URL) -> str:
+    """The driver's reason in one line (never the password) and what to check."""
+    text = str(getattr(exc, "orig", None) or exc).strip().splitlines()[0].removeprefix("connection failed: ")
+    password = sa.make_url(url).password if isinstance(url, sa.URL) else None
+    if password:
+        text = text.replace(str(password), "***")
+    low = text.lower()
+    if "password" in low or "authentication failed" in low or ("role" in low and "does not exist" in low):
+        fix = (f"check the user name and the password (from the URL, ${DB_URL_ENV}, PGPASSWORD or ~/.pgpass; "
+               "docs/TEAM.md)")
+    elif "database" in low and "does not exist" in low:
+        fix = "create the database first (`createdb NAME` on the server) or correct its name in the URL"
+    elif any(w in low for w in ("refused", "timeout", "could not translate", "unreachable", "no route",
+                                "connection to server", "could not connect", "server closed")):
+        fix = "is the database server running, and are the host and port in the URL right?"
+    else:
+        fix = "check the database server and the URL"
+    return f"{text[:300]}; {fix}"
+
+
+def create_tables(engine: Engine, tables: sa.MetaData, lock: int) -> None:
+    """CREATE TABLE what is missing; on PostgreSQL under an advisory lock, since processes creating
+    the same tables at once otherwise collide on the system catalogue."""
+    if engine.dialect.name != "postgresql":
+        tables.create_all(engine)
+        return
+    with engine.begin() as conn:
+        serialize(conn, lock)
+        tables.create_all(conn)
+
+
+def serialize(conn: Connection, lock: int) -> None:
+    """Hold a transaction-scoped advisory lock (PostgreSQL): one such transaction at a time."""
+    if conn.dialect.name == "postgresql":
+        conn.execute(sa.select(sa.func.pg_advisory_xact_lock(lock)))
 
 
 @dataclass(frozen=True)
@@ -108,15 +201,19 @@ class Store:
         if not create and self.path is not None and not self.path.exists():
             raise StoreError(f"{self.path}: no results database here; create it with `intcap refresh CORPUS_DIR "
                              f"--db {self.path}` (or give --db)")
-        self._check_file()
+        if self.path is not None:
+            check_results_file(self.path)
         try:
             self._engine = self._create_engine()
             with self._guard("open"):
-                metadata.create_all(self._engine)
+                if not create and self.path is None and not sa.inspect(self._engine).has_table(meta_table.name):
+                    raise StoreError(f"{self.name}: holds no intcap results yet; fill it with `intcap refresh "
+                                     "CORPUS_DIR --db URL`")
+                create_tables(self._engine, metadata, SCHEMA_LOCK)
                 with self._engine.begin() as conn:
                     row = conn.execute(sa.select(meta_table.c.value).where(meta_table.c.key == "schema_version")).first()
                     if row is None:
-                        conn.execute(meta_table.insert().values(key="schema_version", value=SCHEMA_VERSION))
+                        self._upsert(conn, meta_table, {"key": "schema_version", "value": SCHEMA_VERSION}, ("key",))
                     elif row[0] != SCHEMA_VERSION:
                         raise StoreError(f"{self.name}: results database schema version {row[0]}; this intcap "
                                          f"reads version {SCHEMA_VERSION}")
@@ -128,7 +225,7 @@ class Store:
 
     @property
     def name(self) -> str:
-        return str(self.path) if self.path else sa.make_url(self.url).render_as_string(hide_password=True)
+        return str(self.path) if self.path else mask_url(self.url)
 
     @property
     def engine(self) -> Engine:
@@ -136,22 +233,9 @@ class Store:
             raise StoreError(f"{self.name}: the store is closed")
         return self._engine
 
-    def _check_file(self) -> None:
-        if self.path is None or not self.path.exists():
-            if self.path is not None:
-                self.path.parent.mkdir(parents=True, exist_ok=True)
-            return
-        if self.path.is_dir():
-            raise StoreError(f"{self.path}: is a folder, not a results database")
-        with self.path.open("rb") as fh:
-            header = fh.read(len(SQLITE_HEADER))
-        if header and header != SQLITE_HEADER:
-            raise StoreError(f"{self.path}: is not an SQLite database (the file is corrupted or something else); "
-                             f"{recovery_hint(self.path)}")
-
     def _create_engine(self) -> Engine:
         if self.path is None:
-            return sa.create_engine(self.url, pool_pre_ping=True)
+            return server_engine(self.url)
         engine = sa.create_engine(self.url, connect_args={"timeout": 60})
 
         @event.listens_for(engine, "connect")
@@ -172,13 +256,17 @@ class Store:
         except StoreError:
             raise
         except (DatabaseError, OperationalError, sqlite3.DatabaseError) as exc:
+            if self.path is None:
+                raise StoreError(f"{self.name}: cannot {what} the results database: "
+                                 f"{server_problem(exc, self.engine.url)}") from exc
             problem = str(getattr(exc, "orig", None) or exc).splitlines()[0]
-            hint = recovery_hint(self.path) if self.path else "check the database server and the URL"
-            if self.path and "locked" in problem:
+            hint = recovery_hint(self.path)
+            if "locked" in problem:
                 hint = "another process holds the database; wait for it to finish"
             raise StoreError(f"{self.name}: cannot {what} the results database ({problem}); {hint}") from exc
         except SQLAlchemyError as exc:
-            raise StoreError(f"{self.name}: cannot {what} the results database ({exc})") from exc
+            raise StoreError(f"{self.name}: cannot {what} the results database "
+                             f"({str(exc).splitlines()[0][:300]})") from exc
 
     def close(self) -> None:
         if self._engine is not None:
@@ -231,6 +319,7 @@ class Store:
         """
         host, pid = socket.gethostname(), os.getpid()
         with self.transaction("start a run in") as conn:
+            serialize(conn, RUNS_LOCK)  # two refreshes starting at once must see each other's run
             open_runs = conn.execute(sa.select(runs).where(runs.c.status == "running").order_by(runs.c.id)).all()
             resume = None
             for run in open_runs:
@@ -480,26 +569,9 @@ class Store:
     # -- backup ---------------------------------------------------------------------------------
 
     def backup(self) -> Path | None:
-        """Copy an SQLite database to ``<db>.bak`` (SQLite's online backup API, WAL included)."""
-        if self.path is None:
-            return None
-        target = backup_path(self.path)
-        tmp = target.with_name(f".{target.name}.{os.getpid()}.tmp")
-        try:
-            src = sqlite3.connect(self.path, timeout=60)
-            try:
-                dst = sqlite3.connect(tmp)
-                try:
-                    src.backup(dst)
-                finally:
-                    dst.close()
-            finally:
-                src.close()
-            os.replace(tmp, target)
-        except (OSError, sqlite3.Error) as exc:
-            tmp.unlink(missing_ok=True)
-            raise StoreError(f"{self.path}: could not write the backup {target}: {exc}") from exc
-        return target
+        """Copy an SQLite database to ``<db>.bak`` (a server database is backed up with its own tools:
+        pg_dump, docs/TEAM.md)."""
+        return backup_file(self.path) if self.path is not None else None
 
 
 def open_store(db: str | os.PathLike | None = None, *, create: bool = True) -> Store:

@@ -9,6 +9,10 @@ from pipeline.records import CODES, Coding
 
 metadata = sa.MetaData()
 
+#: text that queries ORDER BY: compared byte by byte on PostgreSQL as SQLite does, so sources,
+#: passages and companies come out in the same order whatever the server's locale
+SortedText = sa.Text().with_variant(sa.Text(collation="C"), "postgresql")
+
 meta_table = sa.Table(
     "intcap_meta", metadata,
     sa.Column("key", sa.String(64), primary_key=True),
@@ -42,7 +46,7 @@ run_files = sa.Table(
     "run_files", metadata,
     sa.Column("id", sa.Integer, primary_key=True, autoincrement=True),
     sa.Column("run_id", sa.Integer, sa.ForeignKey("runs.id", ondelete="CASCADE"), nullable=False),
-    sa.Column("path", sa.Text, nullable=False),
+    sa.Column("path", SortedText, nullable=False),
     sa.Column("action", sa.String(16), nullable=False),
     sa.Column("problem", sa.Text),
     sa.Column("passages", sa.Integer, nullable=False, default=0),
@@ -52,7 +56,7 @@ run_files = sa.Table(
 sources = sa.Table(
     "sources", metadata,
     sa.Column("id", sa.Integer, primary_key=True, autoincrement=True),
-    sa.Column("path", sa.Text, nullable=False, unique=True),
+    sa.Column("path", SortedText, nullable=False, unique=True),
     sa.Column("fingerprint", sa.String(64), nullable=False),
     sa.Column("model_version", sa.String(64), nullable=False),
     sa.Column("status", sa.String(16), nullable=False),
@@ -65,12 +69,12 @@ transcripts = sa.Table(
     sa.Column("id", sa.Integer, primary_key=True, autoincrement=True),
     sa.Column("source_id", sa.Integer, sa.ForeignKey("sources.id", ondelete="CASCADE"), nullable=False),
     sa.Column("idx", sa.Integer, nullable=False),
-    sa.Column("source", sa.Text, nullable=False),
-    sa.Column("company", sa.Text, nullable=False),
+    sa.Column("source", SortedText, nullable=False),
+    sa.Column("company", SortedText, nullable=False),
     sa.Column("content_hash", sa.String(64), nullable=False),
     sa.Column("format", sa.String(32), nullable=False),
     sa.Column("interviewee", sa.Text),
-    sa.Column("date", sa.String(32)),
+    sa.Column("date", sa.Text),  # as the manifest gives it: any length
     sa.Column("language", sa.String(16)),
     sa.Column("text", sa.Text, nullable=False),
     sa.UniqueConstraint("source_id", "idx", name="uq_transcripts_source_idx"),
@@ -92,9 +96,9 @@ passages = sa.Table(
     sa.Column("id", sa.Integer, primary_key=True, autoincrement=True),
     sa.Column("transcript_id", sa.Integer, sa.ForeignKey("transcripts.id", ondelete="CASCADE"), nullable=False),
     sa.Column("seq", sa.Integer, nullable=False),
-    sa.Column("passage_id", sa.Text, nullable=False),
-    sa.Column("company", sa.Text, nullable=False),
-    sa.Column("source", sa.Text, nullable=False),
+    sa.Column("passage_id", SortedText, nullable=False),
+    sa.Column("company", SortedText, nullable=False),
+    sa.Column("source", SortedText, nullable=False),
     sa.Column("start", sa.Integer, nullable=False),
     sa.Column("end", sa.Integer, nullable=False),
     sa.Column("speaker", sa.Text),
@@ -112,7 +116,7 @@ profiles = sa.Table(
     "profiles", metadata,
     sa.Column("id", sa.Integer, primary_key=True, autoincrement=True),
     sa.Column("run_id", sa.Integer, sa.ForeignKey("runs.id", ondelete="CASCADE"), nullable=False),
-    sa.Column("company", sa.Text, nullable=False),
+    sa.Column("company", SortedText, nullable=False),
     sa.Column("position", sa.Integer, nullable=False),
     sa.Column("n_passages", sa.Integer, nullable=False),
     sa.Column("primary_focus", sa.String(32), nullable=False),

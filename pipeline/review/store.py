@@ -1,14 +1,18 @@
 """The label store: reviewers' answers and the model suggestions they were shown.
 
 SQLite in WAL mode with ``synchronous=FULL`` by default (``OUT_DIR/labels.sqlite``);
-any SQLAlchemy URL (e.g. ``postgresql+psycopg://...``) for a team. Every answer is
-committed in its own transaction before ``record`` returns, so a reviewer is only
-told "saved" once the answer is on disk. Undo marks an answer undone; nothing is
-ever deleted. Human labels (``answers``) and model output (``suggestions``) live
-in separate tables; the export reads only the former.
+any SQLAlchemy URL (``postgresql+psycopg://user@host/intcap``, or ``$INTCAP_DB_URL``)
+for a team (docs/TEAM.md). Every answer is committed in its own transaction before
+``record`` returns (PostgreSQL with ``synchronous_commit=on``), so a reviewer is
+only told "saved" once the answer is on disk. Undo marks an answer undone; nothing
+is ever deleted. Human labels (``answers``) and model output (``suggestions``) live
+in separate tables; the export reads only the former. Holds (``claims``) are
+compared with the database server's clock, so reviewers on several machines agree
+on when one has expired.
 """
 from __future__ import annotations
 
+import os
 import time
 from contextlib import contextmanager
 
@@ -18,25 +22,28 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from sqlalchemy import (Boolean, Column, Float, ForeignKey, Index, Integer, MetaData, String, Table, Text, UniqueConstraint,
-                        create_engine, event, select, update)
+                        cast, create_engine, event, func, literal, or_, select, update)
 from sqlalchemy.engine import Connection, Engine
-from sqlalchemy.exc import IntegrityError, SQLAlchemyError
+from sqlalchemy.exc import DBAPIError, IntegrityError, SQLAlchemyError
 
 from pipeline.errors import StoreError
 from pipeline.outputs import atomic_open
 from pipeline.records import Coding
 from pipeline.review.answers import Suggestion, validate_codes, validate_reviewer
 from pipeline.sqlite_wal import enable_wal
+from pipeline.store import DB_URL_ENV, create_tables, mask_url, server_engine, server_problem, without_password
 
 DEFAULT_DB = "labels.sqlite"
+#: advisory lock id (PostgreSQL) for creating the label tables
+SCHEMA_LOCK = 0x1C4B_0010
 
 metadata = MetaData()
 
 suggestions = Table(
     "suggestions", metadata,
     Column("id", Integer, primary_key=True, autoincrement=True),
-    Column("corpus", String(200), nullable=False),
-    Column("passage_id", String(300), nullable=False),
+    Column("corpus", Text, nullable=False),
+    Column("passage_id", Text, nullable=False),
     Column("model_version", String(64), nullable=False),
     Column("codes", Text, nullable=False),      # JSON {code: {p, valence, valence_p}}
     Column("assigned", Text, nullable=False),   # JSON {code: valence} over threshold
@@ -47,10 +54,10 @@ suggestions = Table(
 answers = Table(
     "answers", metadata,
     Column("id", Integer, primary_key=True, autoincrement=True),
-    Column("corpus", String(200), nullable=False),
-    Column("passage_id", String(300), nullable=False),
-    Column("company", String(300), nullable=False),
-    Column("source", String(1000), nullable=False),
+    Column("corpus", Text, nullable=False),
+    Column("passage_id", Text, nullable=False),
+    Column("company", Text, nullable=False),
+    Column("source", Text, nullable=False),
     Column("start_offset", Integer, nullable=False),
     Column("end_offset", Integer, nullable=False),
     Column("text", Text, nullable=False),
@@ -70,8 +77,8 @@ answers = Table(
 #: processes or on other machines are not shown it at the same time
 claims = Table(
     "claims", metadata,
-    Column("corpus", String(200), primary_key=True),
-    Column("passage_id", String(300), primary_key=True),
+    Column("corpus", Text, primary_key=True),
+    Column("passage_id", Text, primary_key=True),
     Column("holder", String(200), nullable=False),
     Column("expires", Float, nullable=False),  # epoch seconds
 )
@@ -107,14 +114,27 @@ class Answer:
 
 
 def database_url(out_dir: Path | None = None, db: str | None = None) -> str:
-    """``--db`` as given (a URL, or a path to an SQLite file), else ``OUT_DIR/labels.sqlite``."""
+    """``--db`` as given (a URL, or a path to an SQLite file), else the team database in
+    ``$INTCAP_DB_URL`` (without its password, which is read again on connecting), else
+    ``OUT_DIR/labels.sqlite``."""
     if db and "://" in db:
         return db
     if db:
         return f"sqlite:///{Path(db).resolve()}"
+    if os.environ.get(DB_URL_ENV):
+        return without_password(os.environ[DB_URL_ENV])
     if out_dir is None:
-        raise StoreError("no label database given: pass OUT_DIR or --db URL (e.g. out/labels.sqlite)")
+        raise StoreError(f"no label database given: pass OUT_DIR or --db URL (e.g. out/labels.sqlite), or set "
+                         f"${DB_URL_ENV}")
     return f"sqlite:///{(Path(out_dir) / DEFAULT_DB).resolve()}"
+
+
+def clock(conn: Connection):
+    """Now in epoch seconds, as SQL: the server's clock where there is one (holds taken on several
+    machines are then compared with one clock), else this machine's."""
+    if conn.dialect.name == "postgresql":
+        return cast(func.extract("epoch", func.clock_timestamp()), Float)
+    return literal(time.time(), Float)
 
 
 def _sqlite_engine(url: str) -> Engine:
@@ -143,35 +163,44 @@ class LabelStore:
 
     def __init__(self, url: str):
         self.url = url
+        server = not url.startswith("sqlite")
         try:
-            if url.startswith("sqlite"):
+            if server:
+                self.engine = server_engine(url)
+            else:
                 path = url.split("///", 1)[-1]
                 if path and path != ":memory:":
                     Path(path).parent.mkdir(parents=True, exist_ok=True)
                 self.engine = _sqlite_engine(url)
-            else:
-                self.engine = create_engine(url, pool_pre_ping=True)
-            metadata.create_all(self.engine)
-            if url.startswith("sqlite"):
+            create_tables(self.engine, metadata, SCHEMA_LOCK)
+            if not server:
                 with self.engine.connect() as conn:
                     verdict = conn.exec_driver_sql("PRAGMA quick_check").scalar()
                 if verdict != "ok":
                     raise StoreError(f"the label database {self._safe_url()} is damaged (SQLite quick_check: "
                                      f"{str(verdict)[:200]}); restore it from a backup")
+        except DBAPIError as exc:
+            if server:
+                raise StoreError(f"cannot open the label database {self._safe_url()}: "
+                                 f"{server_problem(exc, self.engine.url)}") from exc
+            raise self._open_error(exc) from exc
         except (SQLAlchemyError, ImportError, OSError) as exc:
-            why = _short(exc)
-            hint = ("the file is damaged; restore it from a backup (answers are also in any `intcap labels export`)"
-                    if any(w in why for w in ("malformed", "not a database", "corrupt")) else
-                    "expected an SQLite path or an SQLAlchemy URL such as postgresql+psycopg://user@host/db "
-                    "(with its driver installed)")
-            raise StoreError(f"cannot open the label database {self._safe_url()}: {why}; {hint}") from exc
+            raise self._open_error(exc) from exc
+
+    def _open_error(self, exc: Exception) -> StoreError:
+        why = _short(exc)
+        hint = ("the file is damaged; restore it from a backup (answers are also in any `intcap labels export`)"
+                if any(w in why for w in ("malformed", "not a database", "corrupt")) else
+                "expected an SQLite path or an SQLAlchemy URL such as postgresql+psycopg://user@host/db "
+                "(with its driver installed)")
+        return StoreError(f"cannot open the label database {self._safe_url()}: {why}; {hint}")
 
     @classmethod
     def open(cls, out_dir: Path | None = None, db: str | None = None) -> "LabelStore":
         return cls(database_url(out_dir, db))
 
     def _safe_url(self) -> str:
-        return self.url.split("@")[-1] if "@" in self.url else self.url
+        return mask_url(self.url)
 
     def close(self) -> None:
         self.engine.dispose()
@@ -183,6 +212,9 @@ class LabelStore:
             with self.engine.connect().execution_options(intcap_read=True) as conn:
                 yield conn
         except SQLAlchemyError as exc:
+            if not self.url.startswith("sqlite"):
+                raise StoreError(f"cannot read the label database {self._safe_url()}: "
+                                 f"{server_problem(exc, self.engine.url)}") from exc
             raise StoreError(f"cannot read the label database {self._safe_url()}: {_short(exc)}. If the file is "
                              "damaged, restore it from a backup (answers are also in any `intcap labels export`)"
                              ) from exc
@@ -216,24 +248,25 @@ class LabelStore:
                 row["suggestion_id"] = self._suggestion_id(conn, corpus, p.id, suggestion)
                 answer_id = conn.execute(answers.insert().values(**row)).inserted_primary_key[0]
         except SQLAlchemyError as exc:
-            raise StoreError(f"could not save the answer for {p.id} in {self._safe_url()}: {exc}") from exc
+            raise StoreError(f"could not save the answer for {p.id} in {self._safe_url()}: {_short(exc)}") from exc
         return _answer({**row, "id": answer_id, "undone_at": None})
 
     def claim(self, corpus: str, passage_id: str, holder: str, seconds: float) -> bool:
-        """Hold ``passage_id`` for ``holder`` for ``seconds``; False if someone else holds it."""
-        stamp = time.time()
+        """Hold ``passage_id`` for ``holder`` for ``seconds``; False if someone else holds it.
+
+        One conditional UPDATE (ours, or expired), else an INSERT that the primary key refuses
+        when another process holds it: two reviewers can never both win the same passage.
+        """
         key = (claims.c.corpus == corpus, claims.c.passage_id == passage_id)
         try:
             with self.engine.begin() as conn:
-                row = conn.execute(select(claims.c.holder, claims.c.expires).where(*key)).first()
-                if row is None:
+                stamp = clock(conn)
+                taken = conn.execute(update(claims).where(*key, or_(claims.c.holder == holder, claims.c.expires < stamp))
+                                     .values(holder=holder, expires=stamp + seconds)).rowcount
+                if not taken:
                     conn.execute(claims.insert().values(corpus=corpus, passage_id=passage_id, holder=holder,
                                                         expires=stamp + seconds))
-                elif row.holder == holder or row.expires < stamp:
-                    conn.execute(update(claims).where(*key).values(holder=holder, expires=stamp + seconds))
-                else:
-                    return False
-        except IntegrityError:  # another process inserted the same claim first
+        except IntegrityError:  # held by someone else (or inserted by another process first)
             return False
         except SQLAlchemyError as exc:
             raise StoreError(f"could not hold a passage in {self._safe_url()}: {_short(exc)}") from exc
@@ -250,7 +283,7 @@ class LabelStore:
     def held_by_others(self, corpus: str, holder: str) -> set[str]:
         with self._read() as conn:
             return {r.passage_id for r in conn.execute(select(claims.c.passage_id).where(
-                claims.c.corpus == corpus, claims.c.holder != holder, claims.c.expires >= time.time()))}
+                claims.c.corpus == corpus, claims.c.holder != holder, claims.c.expires >= clock(conn)))}
 
     def undo_last(self, corpus: str, reviewer: str, among: list[int] | None = None) -> Answer | None:
         """Mark ``reviewer``'s latest live answer in ``corpus`` undone (history is kept); None if there is
@@ -262,17 +295,20 @@ class LabelStore:
                 return None
             where.append(answers.c.id.in_(list(among)))
         try:
-            with self.engine.begin() as conn:
-                row = conn.execute(select(answers).where(*where).order_by(answers.c.id.desc()).limit(1)
-                                   ).mappings().first()
-                if row is None:
-                    return None
-                stamp = now()
-                conn.execute(update(answers).where(answers.c.id == row["id"]).values(undone_at=stamp,
-                                                                                    undone_by=reviewer))
+            for _ in range(20):
+                with self.engine.begin() as conn:
+                    row = conn.execute(select(answers).where(*where).order_by(answers.c.id.desc()).limit(1)
+                                       ).mappings().first()
+                    if row is None:
+                        return None
+                    stamp = now()
+                    # only if still live: another process of the same reviewer may have undone it meanwhile
+                    if conn.execute(update(answers).where(answers.c.id == row["id"], answers.c.undone_at.is_(None))
+                                    .values(undone_at=stamp, undone_by=reviewer)).rowcount:
+                        return _answer({**row, "undone_at": stamp})
         except SQLAlchemyError as exc:
-            raise StoreError(f"could not undo in {self._safe_url()}: {exc}") from exc
-        return _answer({**row, "undone_at": stamp})
+            raise StoreError(f"could not undo in {self._safe_url()}: {_short(exc)}") from exc
+        return None
 
     # -- reading -----------------------------------------------------------------------------
     def history(self, corpus: str | None = None) -> list[Answer]:
