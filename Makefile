@@ -10,11 +10,11 @@ export TOKENIZERS_PARALLELISM := false
 export DO_NOT_TRACK := 1
 export PREFECT_SERVER_ANALYTICS_ENABLED := false
 
-.PHONY: demo test setup model bench clean browser mpnet
+.PHONY: demo test setup model bench clean browser postgresql mpnet
 
 $(VENV)/.installed: pyproject.toml
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
-	$(PY) -m pip install -q -e '.[test]'
+	$(PY) -m pip install -q -e '.[test,postgres]'
 	touch $@
 
 setup: $(VENV)/.installed
@@ -32,7 +32,11 @@ demo: $(VENV)/.installed models/default/manifest.json
 browser:
 	@if [ "$$(id -u)" = 0 ]; then command -v chromium >/dev/null || (apt-get update -qq && apt-get install -y -qq chromium); fi
 
-test: $(VENV)/.installed browser
+# PostgreSQL server (Debian's package) for tests/test_postgres.py; without apt those tests skip
+postgresql:
+	@if [ "$$(id -u)" = 0 ]; then ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1 || (apt-get update -qq && apt-get install -y -qq postgresql) || echo "postgresql not installed (no apt?): the PostgreSQL tests will skip"; fi
+
+test: $(VENV)/.installed browser postgresql
 	$(PY) -m pytest -q -p no:cacheprovider
 
 bench: $(VENV)/.installed models/default/manifest.json
