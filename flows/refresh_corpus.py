@@ -57,20 +57,24 @@ class PrefectExecutor:
 
 @flow(name="refresh_corpus_batches")
 def refresh_batches(corpus: str, db: str, model_dir: str, out_dir: str | None = None,
-                    batch_size: int = DEFAULT_BATCH_SIZE) -> dict:
+                    batch_size: int = DEFAULT_BATCH_SIZE, interviewer: str | None = None) -> dict:
     ctx = FlowRunContext.get()
     window = 2 * parallelism(ctx.task_runner) if ctx else 2
     with open_store(db) as store:
         return refresh(Path(corpus), store, Path(model_dir), batch_size=batch_size, executor=PrefectExecutor(window),
-                       out_dir=Path(out_dir) if out_dir else None)
+                       out_dir=Path(out_dir) if out_dir else None, interviewer=interviewer)
 
 
 @flow(name="refresh_corpus")
 def refresh_corpus(corpus: str, db: str | None = None, out_dir: str | None = None,
                    model_dir: str = str(paths.DEFAULT_MODEL), workers: int | None = None,
-                   dask_address: str | None = None, batch_size: int = DEFAULT_BATCH_SIZE) -> dict:
-    """Code new and changed transcripts under ``corpus`` into the database ``db``."""
+                   dask_address: str | None = None, batch_size: int = DEFAULT_BATCH_SIZE,
+                   interviewer: str | None = None) -> dict:
+    """Code new and changed transcripts under ``corpus`` into the database ``db``.
+
+    ``interviewer`` names the interviewer speaker ("A; B") where a manifest row names none.
+    """
     runner = task_runner(workers, dask_address)
     return refresh_batches.with_options(task_runner=runner)(
         str(Path(corpus).resolve()), resolve_url(db), str(Path(model_dir).resolve()),
-        str(Path(out_dir).resolve()) if out_dir else None, batch_size)
+        str(Path(out_dir).resolve()) if out_dir else None, batch_size, interviewer)

@@ -83,8 +83,11 @@ def schedule_refresh(corpus: Path, cron: str, *, db: str | None = None, out_dir:
                      model_dir: Path = paths.DEFAULT_MODEL, workers: int | None = None,
                      dask_address: str | None = None, batch_size: int = DEFAULT_BATCH_SIZE,
                      api_url: str | None = None, pool: str = POOL, name: str | None = None,
-                     timezone: str | None = None) -> dict:
-    """Register (or update) the deployment; returns its id, full name, pool and parameters."""
+                     timezone: str | None = None, interviewer: str | None = None) -> dict:
+    """Register (or update) the deployment; returns its id, full name, pool and parameters.
+
+    ``interviewer`` names the interviewer speaker ("A; B") where a manifest row names none.
+    """
     from flows.prefect_env import configure_offline
 
     configure_offline()
@@ -96,7 +99,7 @@ def schedule_refresh(corpus: Path, cron: str, *, db: str | None = None, out_dir:
         # absolute paths: the worker runs the flow in its own process and folder
         "corpus": str(corpus), "db": resolve_url(db), "out_dir": str(Path(out_dir).resolve()) if out_dir else None,
         "model_dir": str(Path(model_dir).resolve()), "workers": workers, "dask_address": dask_address,
-        "batch_size": batch_size,
+        "batch_size": batch_size, "interviewer": interviewer,
     }
     name = name or deployment_name(corpus)
     with _api_settings(api_url):

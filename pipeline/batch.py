@@ -14,9 +14,9 @@ from pathlib import Path
 from tqdm import tqdm
 
 from pipeline.coder import PassageCoder
-from pipeline.errors import IngestError
-from pipeline.ingest import MANIFEST_NAME, ManifestEntry, discover, load_manifest, read_source
-from pipeline.outputs import PassageWriter, write_json, write_profiles, write_source
+from pipeline.errors import IngestError, IntcapError
+from pipeline.ingest import MANIFEST_NAME, ManifestEntry, discover, load_manifest, read_source, supported_extensions
+from pipeline.outputs import PassageWriter, prepare_results_folder, write_json, write_profiles, write_source
 from pipeline.profile import ProfileSettings, build_profiles
 from pipeline.records import Coding, Passage, Profile, Transcript
 from pipeline.report import render_report, write_report
@@ -34,6 +34,8 @@ class RunSummary:
     passages: int = 0
     companies: int = 0
     failures: list[dict] = field(default_factory=list)
+    #: per transcript read: its source, company and each speaker's role ("interviewer"/"respondent")
+    speaker_roles: list[dict] = field(default_factory=list)
     started: str = field(default_factory=lambda: dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds"))
 
     @property
@@ -42,6 +44,14 @@ class RunSummary:
 
     def fail(self, error: IngestError) -> None:
         self.failures.append({"file": error.path, "problem": error.problem})
+
+    def read(self, transcripts: Iterable[Transcript]) -> None:
+        self.speaker_roles += speaker_roles(transcripts)
+
+
+def speaker_roles(transcripts: Iterable[Transcript]) -> list[dict]:
+    """Per transcript: its source, company and each speaker's detected role (for run.json)."""
+    return [{"source": t.source, "company": t.company, "roles": dict(t.speaker_roles)} for t in transcripts]
 
 
 def batched(items: list, size: int) -> Iterator[list]:
@@ -56,15 +66,20 @@ def corpus_manifest(root: Path) -> dict[str, ManifestEntry]:
 
 
 def read_batch(paths: Iterable[Path], root: Path, manifest: dict[str, ManifestEntry],
-               summary: RunSummary) -> list[Transcript]:
-    """Read files, recording each failure and carrying on with the rest."""
+               summary: RunSummary, interviewer: str | None = None) -> list[Transcript]:
+    """Read files, recording each failure and carrying on with the rest.
+
+    ``interviewer`` names the interviewer speaker ("A; B" for several) where a file's
+    manifest row names none.
+    """
     transcripts = []
     for path in paths:
         try:
             entry = manifest.get(path.relative_to(root).as_posix())
-            transcripts.extend(read_source(path, entry, root=root))
+            transcripts.extend(read_source(path, entry, root=root, interviewer=interviewer))
         except IngestError as error:
             summary.fail(error)
+    summary.read(transcripts)
     return transcripts
 
 
@@ -93,6 +108,34 @@ def corpus_root(corpus: Path) -> Path:
     return corpus if corpus.is_dir() else corpus.parent
 
 
+def transcript_files(corpus: Path) -> tuple[list[Path], list[IngestError]]:
+    """The files to code and the problems found; a corpus with nothing to code is an error."""
+    files, errors = discover(corpus)
+    if files:
+        return files, errors
+    if not corpus.is_dir():
+        raise errors[0]  # the one file given cannot be read (its type, say)
+    unreadable = [Path(e.path).name for e in errors if Path(e.path) != corpus]
+    found = f" (only files it cannot read: {', '.join(unreadable[:5])}{' ...' * (len(unreadable) > 5)})" if unreadable else ""
+    raise IntcapError(f"{corpus}: the folder has no transcripts{found}; supported: {', '.join(supported_extensions())}. "
+                      "Put the transcripts there, or name the folder (or file) that holds them")
+
+
+def check_run(corpus: Path, out_dir: Path) -> None:
+    """Stop on what would stop the run anyway, before anything slow starts: nothing to code,
+    ``out_dir`` naming a file."""
+    transcript_files(corpus)
+    prepare_results_folder(out_dir)
+
+
+def warm_up() -> None:
+    """Build what the first batch needs and every run builds (spaCy's sentencizer, seconds to
+    import), e.g. while a Prefect server starts."""
+    from pipeline.segment import sentencizer
+
+    sentencizer("en")
+
+
 @dataclass
 class Steps:
     """The stage functions a run calls; a Prefect flow swaps in task-wrapped versions."""
@@ -104,12 +147,16 @@ class Steps:
 
 
 def code_folder(corpus: Path, out_dir: Path, coder: PassageCoder, *, batch_size: int = 16,
-                steps: Steps | None = None, show_progress: bool = False) -> RunSummary:
-    """Code every transcript under ``corpus`` (a folder or one file) into ``out_dir``."""
+                steps: Steps | None = None, show_progress: bool = False,
+                interviewer: str | None = None) -> RunSummary:
+    """Code every transcript under ``corpus`` (a folder or one file) into ``out_dir``.
+
+    ``interviewer``: see :func:`read_batch`.
+    """
     steps = steps or Steps()
     corpus, out_dir = Path(corpus), Path(out_dir)
     summary = RunSummary(str(out_dir), coder.version)
-    files, errors = discover(corpus)
+    files, errors = transcript_files(corpus)
     manifest = corpus_manifest(corpus_root(corpus))
     for error in errors:
         summary.fail(error)
@@ -119,7 +166,7 @@ def code_folder(corpus: Path, out_dir: Path, coder: PassageCoder, *, batch_size:
     bar = tqdm(total=len(files), unit="file", desc="coding", disable=not show_progress, file=sys.stderr)
     try:
         for paths in batched(files, batch_size):
-            transcripts = steps.read(paths, corpus_root(corpus), manifest, summary)
+            transcripts = steps.read(paths, corpus_root(corpus), manifest, summary, interviewer)
             for t in transcripts:
                 write_source(out_dir, t)
             batch = steps.code(coder, steps.segment(transcripts))

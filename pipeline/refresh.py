@@ -1,7 +1,7 @@
 """Incremental coding of a corpus folder into the results database (``intcap refresh``).
 
-1. **plan**: discover the files, fingerprint each (its bytes and manifest entry) and
-   compare with the store: new files are *added*, different ones *changed*, files
+1. **plan**: discover the files, fingerprint each (its bytes, manifest entry and, where
+   the entry names no interviewer, the ``--interviewer`` option) and compare with the store: new files are *added*, different ones *changed*, files
    coded by another model version *recoded*; the rest are skipped as unchanged, and
    files the store knows but the folder no longer has are *removed*.
 2. **code**: the files to do are read and sent, a batch at a time, to a coding
@@ -27,6 +27,7 @@ from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from pipeline.batch import speaker_roles
 from pipeline.errors import IngestError, IntcapError, ListedButMissing, ModelError
 from pipeline.ingest import MANIFEST_NAME, ManifestEntry, discover, load_manifest, read_source
 from pipeline.ingest.registry import read_bytes
@@ -56,6 +57,8 @@ class Plan:
     resumed: bool
     root: Path
     files: int
+    #: the interviewer option, for files whose manifest row names none
+    interviewer: str | None = None
     jobs: list[FileJob] = field(default_factory=list)
     removed: list[str] = field(default_factory=list)
     warnings: list[str] = field(default_factory=list)
@@ -64,10 +67,14 @@ class Plan:
 # -- planning -----------------------------------------------------------------------------------
 
 
-def fingerprint(data: bytes, entry: ManifestEntry | None) -> str:
-    """What decides whether a file must be re-coded: its bytes and its manifest row."""
+def fingerprint(data: bytes, entry: ManifestEntry | None, interviewer: str | None = None) -> str:
+    """What decides whether a file must be re-coded: its bytes, its manifest row and the
+    interviewer option where that row names no interviewer (only then does the option count,
+    and without it the fingerprint is what it was before the option existed)."""
     h = hashlib.sha256(data)
     h.update(b"\0manifest\0" + json.dumps(entry and vars(entry), sort_keys=True).encode())
+    if interviewer and not (entry and entry.interviewer):
+        h.update(b"\0interviewer\0" + interviewer.encode())
     return h.hexdigest()
 
 
@@ -78,8 +85,11 @@ def source_name(path: Path, root: Path) -> str:
         return str(path)
 
 
-def plan_refresh(corpus: Path, store: Store, model_version: str) -> Plan:
-    """Start (or resume) a run and decide what to do with every file."""
+def plan_refresh(corpus: Path, store: Store, model_version: str, interviewer: str | None = None) -> Plan:
+    """Start (or resume) a run and decide what to do with every file.
+
+    ``interviewer`` names the interviewer speaker ("A; B") where a manifest row names none.
+    """
     corpus = Path(corpus)
     if not corpus.is_dir():
         raise IntcapError(f"{corpus}: not a folder; `intcap refresh` keeps a whole corpus folder up to date "
@@ -90,7 +100,7 @@ def plan_refresh(corpus: Path, store: Store, model_version: str) -> Plan:
     run_id, resumed = store.begin_run(str(root), model_version)
     done = store.done_paths(run_id)
     known = store.known_sources()
-    plan = Plan(run_id, resumed, root, len(files))
+    plan = Plan(run_id, resumed, root, len(files), interviewer)
     seen: set[str] = set()
     for error in errors:
         name = source_name(Path(error.path), root)
@@ -109,7 +119,7 @@ def plan_refresh(corpus: Path, store: Store, model_version: str) -> Plan:
             continue
         entry = manifest.get(name)
         try:
-            fp = fingerprint(read_bytes(path), entry)
+            fp = fingerprint(read_bytes(path), entry, interviewer)
         except IngestError as error:
             store.record_failure(run_id, name, error.problem)
             continue
@@ -297,7 +307,7 @@ def read_batches(plan: Plan, store: Store, pending: dict, batch_size: int,
     size = 0
     for job in plan.jobs:
         try:
-            ts = read_source(Path(job.path), job.entry, root=plan.root)
+            ts = read_source(Path(job.path), job.entry, root=plan.root, interviewer=plan.interviewer)
         except IngestError as error:
             store.record_failure(plan.run_id, job.name, error.problem)
             continue
@@ -312,12 +322,18 @@ def read_batches(plan: Plan, store: Store, pending: dict, batch_size: int,
 
 
 def refresh(corpus: Path, store: Store, model_dir: Path, *, batch_size: int = DEFAULT_BATCH_SIZE,
-            executor=None, out_dir: Path | None = None, on_commit: Callable[[str], None] | None = None) -> dict:
-    """Bring the store up to date with ``corpus``; returns the run summary (see :func:`summary`)."""
+            executor=None, out_dir: Path | None = None, on_commit: Callable[[str], None] | None = None,
+            interviewer: str | None = None) -> dict:
+    """Bring the store up to date with ``corpus``; returns the run summary (see :func:`summary`).
+
+    ``interviewer`` names the interviewer speaker ("A; B") where a manifest row names none;
+    changing it re-codes those files.
+    """
     manifest = read_manifest(Path(model_dir))
     version = manifest["version"]
     executor = executor or InlineExecutor()
-    plan = plan_refresh(Path(corpus), store, version)
+    plan = plan_refresh(Path(corpus), store, version, interviewer)
+    roles: list[dict] = []
     pending: dict[str, tuple[FileJob, list[Transcript]]] = {}
     batches = read_batches(plan, store, pending, batch_size)
     loads: dict[int, int] = {}
@@ -330,6 +346,7 @@ def refresh(corpus: Path, store: Store, model_dir: Path, *, batch_size: int = DE
             else:
                 store.commit_file(plan.run_id, name, job.fingerprint, job.action, version,
                                   list(zip(ts, per_transcript)))
+                roles += speaker_roles(ts)
             if on_commit:
                 on_commit(name)
     for name in plan.removed:
@@ -338,6 +355,8 @@ def refresh(corpus: Path, store: Store, model_dir: Path, *, batch_size: int = DE
     run = store.finish_run(plan.run_id, plan.files, (profile_row(p) for p in profiles))
     result = summary(store, run, resumed=plan.resumed)
     result["warnings"] = plan.warnings
+    #: each transcript coded in this run: its speakers' roles ("interviewer"/"respondent")
+    result["speaker_roles"] = roles
     #: worker process id -> times it loaded the model (1 each: loaded once per worker, not per task)
     result["model_loads"] = {str(pid): n for pid, n in sorted(loads.items())}
     if out_dir is not None:

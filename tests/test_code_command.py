@@ -10,6 +10,11 @@ import pytest
 from intcap.cli import main
 from pipeline import paths
 
+try:
+    from test_cli_errors import hash_model  # noqa: F401 - a fixture: a hashing.v1 model, no real encoder
+except ImportError:  # tests/ imported as a package
+    from tests.test_cli_errors import hash_model  # noqa: F401
+
 
 def read_jsonl(path: Path) -> list[dict]:
     return [json.loads(line) for line in path.read_text(encoding="utf-8").splitlines() if line]
@@ -113,3 +118,26 @@ def test_out_naming_a_file_is_one_clear_line(tmp_path, trained_model, capsys):
                  str(trained_model), "--no-prefect"]) == 1
     err = capsys.readouterr().err.strip()
     assert err.startswith("intcap: error: --out") and "is a file, not a folder" in err and len(err.splitlines()) == 1
+
+
+@pytest.mark.parametrize("prefect", [False, True])
+def test_interviewer_option_and_speaker_roles_in_run_json(tmp_path, hash_model, prefect, prefect_home):
+    corpus = tmp_path / "corpus"
+    corpus.mkdir()
+    (corpus / "call.txt").write_text(
+        "Karen: How did you find your first customers abroad?\n\n"
+        "Ole: We met our German distributor at a trade fair, and our partners there introduced us to retailers.\n\n"
+        "Karen: And then?\n\nOle: Then we opened a small office in Hamburg with two sales people.\n", encoding="utf-8")
+    out = tmp_path / "out"
+    args = ["code", str(corpus), "--out", str(out), "--model-dir", str(hash_model)] + ([] if prefect else ["--no-prefect"])
+    assert main(args) == 0
+    run = json.loads((out / "run.json").read_text())
+    assert run["speaker_roles"] == [{"source": "call.txt", "company": "call",
+                                     "roles": {"Karen": "interviewer", "Ole": "respondent"}}]
+    answers = {r["speaker"] for r in read_jsonl(out / "passages.jsonl") if r["codes"]}
+    assert answers == {"Ole"}
+
+    assert main(args + ["--interviewer", "Ole; Someone Else"]) == 0
+    run = json.loads((out / "run.json").read_text())
+    assert run["speaker_roles"][0]["roles"] == {"Karen": "respondent", "Ole": "interviewer"}
+    assert {r["speaker"] for r in read_jsonl(out / "passages.jsonl") if r["codes"]} == {"Karen"}

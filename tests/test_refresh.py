@@ -125,7 +125,8 @@ def test_failed_files_are_recorded_and_the_rest_coded(tmp_path, capsys):
     captured = capsys.readouterr()
     assert status == 2
     assert "2 added" in captured.out and "2 failed" in captured.out
-    assert "FAILED empty.txt: file is empty" in captured.err and "FAILED scan.pdf: unsupported" in captured.err
+    assert "intcap: error: empty.txt: file is empty" in captured.err
+    assert "intcap: error: scan.pdf: unsupported" in captured.err
     with open_store(db) as store:
         run = store.list_runs()[-1]
         assert (run["added"], run["failed"]) == (2, 2)
@@ -269,3 +270,67 @@ def test_file_deleted_but_still_in_the_manifest_is_removed_with_a_warning(tmp_pa
     with open_store(db) as store:
         run = store.list_runs()[-2]
         assert {f["path"]: f["action"] for f in store.files_of_run(run["id"])}.get(names[0]) == "removed"
+
+
+INTERVIEW = "Karen: How did you find your first customers abroad?\n\nOle: {answer}\n\nKaren: And then?\n\nOle: {answer}\n"
+
+
+def test_interviewer_option_decides_what_is_coded_and_changing_it_re_codes(tmp_path, spy):
+    model = hash_model()
+    corpus = tmp_path / "corpus"
+    corpus.mkdir()
+    answer = "We met our German distributor at a trade fair, and our partners there introduced us to retailers."
+    for name in ("a.txt", "b.txt"):
+        (corpus / name).write_text(INTERVIEW.format(answer=answer), encoding="utf-8")
+    (corpus / "manifest.csv").write_text("file,company,interviewer\nb.txt,B,Karen\n", encoding="utf-8")
+    with open_store(tmp_path / "r.db") as store:
+        first = refresh(corpus, store, model, out_dir=tmp_path / "out")
+        assert first["added"] == 2
+        roles = {r["source"]: r["roles"] for r in json.loads((tmp_path / "out" / "run.json").read_text())["speaker_roles"]}
+        assert roles["a.txt"] == roles["b.txt"] == {"Karen": "interviewer", "Ole": "respondent"}
+
+        # naming Ole the interviewer re-codes a.txt only: b.txt's manifest row names its interviewer
+        spy.clear()
+        second = refresh(corpus, store, model, interviewer="Ole", out_dir=tmp_path / "out")
+        assert spy == [["a.txt"]] and (second["changed"], second["unchanged"]) == (1, 1)
+        assert second["speaker_roles"] == [{"source": "a.txt", "company": "a",
+                                            "roles": {"Karen": "respondent", "Ole": "interviewer"}}]
+        # the same option again: nothing to do
+        spy.clear()
+        third = refresh(corpus, store, model, interviewer="Ole")
+        assert spy == [] and third["unchanged"] == 2
+        # dropping the option re-codes a.txt back
+        spy.clear()
+        assert refresh(corpus, store, model)["changed"] == 1 and spy == [["a.txt"]]
+
+
+def test_fingerprint_without_the_option_is_unchanged():
+    """Stores written before --interviewer existed must not re-code everything."""
+    import hashlib
+
+    from pipeline.ingest import ManifestEntry
+    from pipeline.refresh import fingerprint
+
+    data, entry = b"some transcript", ManifestEntry(file="x.txt", company="X")
+    before = hashlib.sha256(data)
+    before.update(b"\0manifest\0" + json.dumps(vars(entry), sort_keys=True).encode())
+    assert fingerprint(data, entry) == fingerprint(data, entry, None) == before.hexdigest()
+    assert fingerprint(data, entry, "Karen") != before.hexdigest()
+    named = ManifestEntry(file="x.txt", company="X", interviewer="Ole")
+    assert fingerprint(data, named, "Karen") == fingerprint(data, named), "the row's interviewer wins"
+
+
+def test_refresh_command_takes_the_interviewer_option(tmp_path, capsys):
+    model = hash_model()
+    corpus = tmp_path / "corpus"
+    corpus.mkdir()
+    (corpus / "a.txt").write_text(INTERVIEW.format(answer="Our partners in Norway introduced us to the chains."),
+                                  encoding="utf-8")
+    out = tmp_path / "out"
+    args = ["refresh", str(corpus), "--db", str(tmp_path / "r.db"), "--model-dir", str(model), "--no-prefect",
+            "--out", str(out)]
+    assert main(args + ["--interviewer", "Ole"]) == 0
+    run = json.loads((out / "run.json").read_text())
+    assert run["speaker_roles"][0]["roles"] == {"Karen": "respondent", "Ole": "interviewer"}
+    assert main(args + ["--interviewer", "Karen"]) == 0
+    assert "1 changed" in capsys.readouterr().out

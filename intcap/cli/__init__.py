@@ -8,8 +8,9 @@ import argparse
 import importlib
 import os
 import sys
+import traceback
 
-from pipeline.errors import IntcapError
+from pipeline.errors import error_line
 
 COMMANDS = ("code", "train", "evaluate", "export", "import", "refresh", "history", "schedule", "review", "labels",
             "corpus", "agree")
@@ -27,6 +28,8 @@ def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="intcap", description=DESCRIPTION,
                                      epilog="Run `intcap COMMAND --help` for a command's options.")
     parser.add_argument("--version", action="version", version=f"intcap {ver}")
+    parser.add_argument("--debug", action="store_true",
+                        help="on an error, show the full traceback (and Prefect's own log) as well as the one-line message")
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
     for name in COMMANDS:
         module = importlib.import_module(f"intcap.cli.{name}_cmd")
@@ -41,17 +44,30 @@ def offline_environment() -> None:
         os.environ.setdefault(name, value)
 
 
+def parse_args(parser: argparse.ArgumentParser, argv: list[str] | None) -> argparse.Namespace:
+    """Parse ``argv``; --debug is accepted after the command too (``intcap code ... --debug``)."""
+    args, extra = parser.parse_known_args(argv)
+    if "--debug" in extra:
+        args.debug = True
+        extra = [a for a in extra if a != "--debug"]
+    if extra:
+        parser.error(f"unrecognized arguments: {' '.join(extra)}")
+    return args
+
+
 def main(argv: list[str] | None = None) -> int:
     offline_environment()
-    args = build_parser().parse_args(argv)
+    args = parse_args(build_parser(), argv)
     try:
         return int(args.handler(args) or 0)
-    except IntcapError as error:
-        print(f"intcap: error: {error}", file=sys.stderr)
-        return 1
     except KeyboardInterrupt:
         print("intcap: interrupted", file=sys.stderr)
         return 130
+    except Exception as error:  # noqa: BLE001 - every failure ends as one line; --debug adds the traceback
+        if args.debug:
+            traceback.print_exc(file=sys.stderr)
+        print(f"intcap: error: {error_line(error)}", file=sys.stderr)
+        return 1
 
 
 if __name__ == "__main__":

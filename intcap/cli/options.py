@@ -1,4 +1,4 @@
-"""Options shared by several commands."""
+"""Options and messages shared by several commands."""
 from __future__ import annotations
 
 import argparse
@@ -13,11 +13,22 @@ def add_model_dir(parser: argparse.ArgumentParser) -> None:
                         help="trained model directory (default: models/default; built by `intcap train`)")
 
 
+def add_interviewer(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--interviewer", default=None, metavar="NAME",
+                        help="the speaker who asks the questions (\"A; B\" for several), where a transcript's "
+                             "manifest.csv row names none; beats the guess from who asks questions")
+
+
+def status(line: str) -> None:
+    """Say on stderr what is happening (before anything slow starts)."""
+    print(f"intcap: {line}", file=sys.stderr, flush=True)
+
+
 def report_failures(failures: list[dict], rest: str) -> int:
-    """Name each failed file and its problem on stderr; the exit status says whether any failed."""
+    """One error line per failed file, then the count; the exit status says whether any failed."""
     for failure in failures:
-        print(f"  FAILED {failure['file']}: {failure['problem']}", file=sys.stderr)
+        print(f"intcap: error: {failure['file']}: {failure['problem']}", file=sys.stderr)
     if failures:
-        print(f"{len(failures)} file(s) failed; {rest}", file=sys.stderr)
+        print(f"intcap: {len(failures)} file(s) failed; {rest}", file=sys.stderr)
         return 2
     return 0

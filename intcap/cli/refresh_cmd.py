@@ -1,7 +1,7 @@
 """intcap refresh CORPUS_DIR: bring the results database up to date with a corpus folder.
 
 New and changed transcripts are coded, unchanged ones skipped, removed ones marked;
-a new model version re-codes everything. A refresh that was killed resumes where it
+a new model version re-codes everything, and a changed --interviewer the files it applies to. A refresh that was killed resumes where it
 stopped. With --out, the usual results (passages, profiles, report with each
 company's profile across runs) are written too.
 """
@@ -10,7 +10,7 @@ from __future__ import annotations
 import sys
 from pathlib import Path
 
-from intcap.cli.options import add_model_dir, report_failures
+from intcap.cli.options import add_interviewer, add_model_dir, report_failures, status
 
 
 def add_db(parser) -> None:
@@ -26,6 +26,7 @@ def add_parser(sub):
     add_db(p)
     p.add_argument("--out", type=Path, default=None, help="also write passages, profiles and the report here")
     add_model_dir(p)
+    add_interviewer(p)
     scale = p.add_mutually_exclusive_group()
     scale.add_argument("--workers", type=int, default=None, metavar="N",
                        help="code on a local Dask cluster of N worker processes")
@@ -40,7 +41,8 @@ def run(args) -> int:
     from flows.run import run_refresh
 
     s = run_refresh(args.corpus, db=args.db, out_dir=args.out, model_dir=args.model_dir, workers=args.workers,
-                    dask_address=args.dask_address, batch_size=args.batch_size, use_prefect=not args.no_prefect)
+                    dask_address=args.dask_address, batch_size=args.batch_size, interviewer=args.interviewer,
+                    use_prefect=not args.no_prefect, debug=args.debug, status=status)
     resumed = " (resumed an interrupted run)" if s["resumed"] else ""
     print(f"run {s['run_id']}{resumed}: {s['added']} added, {s['changed']} changed, {s['recoded']} re-coded, "
           f"{s['removed']} removed, {s['unchanged']} unchanged, {s['failed']} failed; "
