@@ -47,7 +47,7 @@ class CoderSettings:
     valence_C: float = 1.0
     valence_balanced: bool = False
     #: a TF-IDF valence head averaged with the dense one (needs tfidf_weight > 0)
-    valence_tfidf: bool = False
+    valence_tfidf: bool = True
     #: fine-tune the encoder on the training passages first (slow; saved in the model dir)
     finetune: bool = False
     #: how: "contrastive" (SetFit-style pairs) or "multilabel" (end-to-end with a code-presence head)
@@ -71,19 +71,19 @@ class CoderSettings:
     #: by thousands of written ones
     written_weight: float = 1.0
 
-    #: settings added after models were shipped, whose defaults behave as those models did, so a
+    #: settings added after models were shipped, with the values those models behave as, so a
     #: manifest without them still loads
-    ADDED_LATER = frozenset({"written_weight", "valence_tfidf", "multilingual_pooling"})
+    ADDED_LATER = {"written_weight": 1.0, "valence_tfidf": False, "multilingual_pooling": "sentences"}
 
     @classmethod
     def from_manifest(cls, stored: dict) -> "CoderSettings":
         """The settings a manifest records; a manifest from another intcap version is refused."""
         unknown = set(stored) - set(cls.__dataclass_fields__)
-        missing = set(cls.__dataclass_fields__) - set(stored) - cls.ADDED_LATER
+        missing = set(cls.__dataclass_fields__) - set(stored) - set(cls.ADDED_LATER)
         if unknown or missing:
             raise ModelError(f"model manifest settings do not match this intcap version (unknown: "
                              f"{sorted(unknown)}, missing: {sorted(missing)}); retrain with `intcap train`")
-        return cls(**stored)
+        return cls(**{**cls.ADDED_LATER, **stored})
 
     def companion(self) -> "CoderSettings":
         """Settings of the multilingual companion coder."""

@@ -65,6 +65,14 @@ def test_missing_manifest_refused(model_dir):
         load_model(d)
 
 
+def test_manifest_from_before_a_setting_existed_loads_with_its_old_behaviour():
+    stored = json.loads(json.dumps(vars(CoderSettings())))
+    for name in CoderSettings.ADDED_LATER:
+        del stored[name]
+    settings = CoderSettings.from_manifest(stored)
+    assert settings.valence_tfidf is False and settings.written_weight == 1.0  # not today's defaults
+
+
 def test_manifest_settings_round_trip_and_foreign_ones_are_refused():
     assert CoderSettings.from_manifest(json.loads(json.dumps(vars(CoderSettings())))) == CoderSettings()
     with pytest.raises(ModelError, match="retrain"):
