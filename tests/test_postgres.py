@@ -270,6 +270,43 @@ def test_refreshes_starting_at_once_start_one_run(database):
         assert [r["status"] for r in store.list_runs(None)] == ["running"]
 
 
+def test_pg_dump_and_pg_restore_give_back_both_stores(postgres, tmp_path):
+    """The backup recipe of docs/TEAM.md: pg_dump -Fc, pg_restore into a new database, carry on."""
+    from pipeline.outputs import read_codings
+    from pipeline.review.store import LabelStore
+
+    model = hash_model()
+    corpus = tmp_path / "corpus"
+    write_corpus(corpus, 3)
+    source = postgres.create_database("backed_up")
+    out = small_out_dir(tmp_path / "out", companies=1)
+    codings = read_codings(out)
+    with open_store(source) as store:
+        refresh(corpus, store, model)
+        before = store.dump()
+    labels = LabelStore(source)
+    labels.record("out", codings[0], {"NET": "+"}, "ann")
+    labels.close()
+    env = dict(os.environ, PGPASSWORD=postgres.password)
+    server = ["-h", "127.0.0.1", "-p", str(postgres.port), "-U", "intcap"]
+    archive = tmp_path / "intcap.dump"
+    subprocess.run([str(postgres.bin / "pg_dump"), *server, "-Fc", "-d", "backed_up", "-f", str(archive)], env=env,
+                   check=True, capture_output=True)
+    restored = postgres.create_database("restored")
+    subprocess.run([str(postgres.bin / "pg_restore"), *server, "--no-owner", "-d", "restored", str(archive)], env=env,
+                   check=True, capture_output=True)
+    with open_store(restored) as store:
+        assert store.dump() == before
+        assert refresh(corpus, store, model)["unchanged"] == 3  # the restored store goes on where it was
+    labels = LabelStore(restored)
+    try:
+        labels.record("out", codings[1], {}, "bob")  # the id sequences came back too
+        assert [(a.reviewer, a.passage_id) for a in labels.history("out")] == [
+            ("ann", codings[0].passage.id), ("bob", codings[1].passage.id)]
+    finally:
+        labels.close()
+
+
 # -- (c) a refresh scheduled through a real Prefect server ---------------------------------------
 
 
