@@ -1,60 +1,54 @@
 """What the CLI calls to code or refresh a corpus: the Prefect flow, or the plain loop.
 
 Choosing the orchestration is orchestration, so it lives here; ``pipeline/`` never imports
-``flows/``. With Prefect, the checks that need no model come first (one clear line, before
-anything starts), then Prefect's API server starts in the background while this process
-loads the model and what the first batch needs, so a run waits for the slower of the two
-rather than for both one after the other.
+``flows/``. With Prefect, the checks that need nothing slow come first; then Prefect's API
+server starts in the background while this process checks and loads the model and what the
+first batch needs, so a run waits for the slower of the two rather than for both in turn.
+Every error before the flow starts is one clear line (the model is checked before any flow
+runs); the imports that take seconds (the model's, Prefect's) happen only after the server
+has been started.
 """
 from __future__ import annotations
 
-from collections.abc import Callable
 from pathlib import Path
 
 from pipeline import paths
+from pipeline.batch import DEFAULT_BATCH_SIZE
 from pipeline.errors import IntcapError
-from pipeline.modeldir import load_model, read_manifest
-from pipeline.refresh import DEFAULT_BATCH_SIZE, refresh
-
-Status = Callable[[str], None]
 
 
-def _quiet(line: str) -> None:
-    pass
-
-
-def start_prefect(status: Status):
-    """Say what is starting, then start (or find) the Prefect API in the background."""
+def start_prefect():
+    """Start (or find) the Prefect API; it comes up in the background."""
     from flows.prefect_env import offline_settings
     from flows.prefect_server import open_api
 
-    status("starting Prefect and loading the model ...")
     offline_settings()
     return open_api()
 
 
-def run_coding(corpus: Path, out_dir: Path, model_dir: Path, *, batch_size: int = 16,
+def run_coding(corpus: Path, out_dir: Path, model_dir: Path, *, batch_size: int = DEFAULT_BATCH_SIZE,
                interviewer: str | None = None, use_prefect: bool = True, show_progress: bool = False,
-               debug: bool = False, status: Status = _quiet) -> dict:
+               debug: bool = False) -> dict:
     """Code ``corpus`` into ``out_dir``; returns the run summary as a dict.
 
     Embeddings go through the on-disk cache, so re-coding unchanged passages encodes nothing.
     ``interviewer`` names the interviewer speaker ("A; B") where a manifest row names none;
-    ``debug`` lets Prefect's own log through; ``status`` is told what is starting.
+    ``debug`` lets Prefect's own log through.
     """
     from pipeline.batch import check_run, code_folder, warm_up
 
-    read_manifest(Path(model_dir))  # clear one-line errors before anything slow starts
     check_run(Path(corpus), Path(out_dir))
+    server = start_prefect() if use_prefect else None
+    from pipeline.modeldir import load_model, read_manifest
+
+    read_manifest(Path(model_dir))  # a clear one-line error before any flow runs
     cache = paths.embedding_cache()
-    if not use_prefect:
-        status("loading the model ...")
-        coder = load_model(Path(model_dir), cache_path=cache)
+    cold_cache = not cache.exists()
+    coder = load_model(Path(model_dir), cache_path=cache)
+    if server is None:
         return vars(code_folder(Path(corpus), Path(out_dir), coder, batch_size=batch_size,
                                 show_progress=show_progress, interviewer=interviewer))
-    server = start_prefect(status)
-    coder = load_model(Path(model_dir), cache_path=cache)
-    warm_up()
+    warm_up(coder.encoder if cold_cache else None)  # nothing cached: every passage is encoded
     from flows.code_corpus import code_corpus, preloaded
     from flows.prefect_env import quiet_console
     from flows.prefect_server import api_settings
@@ -67,21 +61,23 @@ def run_coding(corpus: Path, out_dir: Path, model_dir: Path, *, batch_size: int 
 
 def run_refresh(corpus: Path, *, db: str | None = None, out_dir: Path | None = None, model_dir: Path,
                 workers: int | None = None, dask_address: str | None = None, batch_size: int = DEFAULT_BATCH_SIZE,
-                interviewer: str | None = None, use_prefect: bool = True, debug: bool = False,
-                status: Status = _quiet) -> dict:
+                interviewer: str | None = None, use_prefect: bool = True, debug: bool = False) -> dict:
     """What ``intcap refresh`` runs: the Prefect flow (optionally on Dask), or the plain loop."""
     if not Path(corpus).is_dir():
         raise IntcapError(f"{corpus}: no such folder; `intcap refresh` keeps a corpus folder up to date")
-    manifest = read_manifest(Path(model_dir))  # a clear error before anything starts
-    if not use_prefect:
-        if workers is not None or dask_address:
-            raise IntcapError("--workers and --dask-address run on Prefect's Dask task runner; drop --no-prefect")
+    if not use_prefect and (workers is not None or dask_address):
+        raise IntcapError("--workers and --dask-address run on Prefect's Dask task runner; drop --no-prefect")
+    server = start_prefect() if use_prefect else None
+    from pipeline.modeldir import read_manifest
+
+    manifest = read_manifest(Path(model_dir))  # a clear error before any flow runs
+    if server is None:
+        from pipeline.refresh import refresh
         from pipeline.store import open_store
 
         with open_store(db) as store:
             return refresh(Path(corpus), store, Path(model_dir), batch_size=batch_size, out_dir=out_dir,
                            interviewer=interviewer)
-    server = start_prefect(status)
     if workers is None and not dask_address:  # coded in this process: its model loads while the server starts
         from pipeline.batch import warm_up
         from pipeline.refresh import worker_coder

@@ -10,10 +10,10 @@ import sys
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from tqdm import tqdm
 
-from pipeline.coder import PassageCoder
 from pipeline.errors import IngestError, IntcapError
 from pipeline.ingest import MANIFEST_NAME, ManifestEntry, discover, load_manifest, read_source, supported_extensions
 from pipeline.outputs import PassageWriter, prepare_results_folder, write_json, write_profiles, write_source
@@ -21,6 +21,12 @@ from pipeline.profile import ProfileSettings, build_profiles
 from pipeline.records import Coding, Passage, Profile, Transcript
 from pipeline.report import render_report, write_report
 from pipeline.segment import segment
+
+if TYPE_CHECKING:  # the model's modules import scikit-learn (seconds): checks before a run stay quick
+    from pipeline.coder import PassageCoder
+    from pipeline.embed import Encoder
+
+DEFAULT_BATCH_SIZE = 16
 
 
 @dataclass
@@ -128,12 +134,14 @@ def check_run(corpus: Path, out_dir: Path) -> None:
     prepare_results_folder(out_dir)
 
 
-def warm_up() -> None:
-    """Build what the first batch needs and every run builds (spaCy's sentencizer, seconds to
-    import), e.g. while a Prefect server starts."""
+def warm_up(encoder: Encoder | None = None) -> None:
+    """Load now what the first batch would load (e.g. while a Prefect server starts): spaCy's
+    sentencizer, and ``encoder``'s weights if given (asking an encoder its dimension loads them)."""
     from pipeline.segment import sentencizer
 
     sentencizer("en")
+    if encoder is not None:
+        _ = encoder.dim
 
 
 @dataclass
@@ -146,7 +154,7 @@ class Steps:
     finish: Callable = finish_run
 
 
-def code_folder(corpus: Path, out_dir: Path, coder: PassageCoder, *, batch_size: int = 16,
+def code_folder(corpus: Path, out_dir: Path, coder: PassageCoder, *, batch_size: int = DEFAULT_BATCH_SIZE,
                 steps: Steps | None = None, show_progress: bool = False,
                 interviewer: str | None = None) -> RunSummary:
     """Code every transcript under ``corpus`` (a folder or one file) into ``out_dir``.

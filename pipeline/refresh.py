@@ -27,7 +27,7 @@ from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from pipeline.batch import speaker_roles
+from pipeline.batch import DEFAULT_BATCH_SIZE, speaker_roles
 from pipeline.errors import IngestError, IntcapError, ListedButMissing, ModelError
 from pipeline.ingest import MANIFEST_NAME, ManifestEntry, discover, load_manifest, read_source
 from pipeline.ingest.registry import read_bytes
@@ -36,7 +36,6 @@ from pipeline.profile import STRENGTH_NORMS, ProfileSettings, primary_focus
 from pipeline.records import CODES, CodeProfile, Coding, Profile, Transcript
 from pipeline.store import ADDED, CHANGED, RECODED, Store
 
-DEFAULT_BATCH_SIZE = 16
 THREADS_ENV = "INTCAP_TORCH_THREADS"
 
 

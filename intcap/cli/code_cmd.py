@@ -19,11 +19,12 @@ def add_parser(sub):
 
 
 def run(args) -> int:
+    status("loading the model ..." if args.no_prefect else "starting Prefect and loading the model ...")
     from flows.run import run_coding
 
     summary = run_coding(args.corpus, args.out, args.model_dir, batch_size=args.batch_size,
                          interviewer=args.interviewer, use_prefect=not args.no_prefect,
-                         show_progress=sys.stderr.isatty(), debug=args.debug, status=status)
+                         show_progress=sys.stderr.isatty(), debug=args.debug)
     print(f"coded {summary['passages']} passages from {summary['transcripts']} transcripts "
           f"({summary['companies']} companies) into {args.out}")
     rest = "the others were coded." if summary["transcripts"] else "nothing was coded."

@@ -20,7 +20,7 @@ def add_interviewer(parser: argparse.ArgumentParser) -> None:
 
 
 def status(line: str) -> None:
-    """Say on stderr what is happening (before anything slow starts)."""
+    """Say on stderr what is starting, before the first slow import (the terminal is never silent)."""
     print(f"intcap: {line}", file=sys.stderr, flush=True)
 
 

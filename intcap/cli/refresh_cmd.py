@@ -38,11 +38,13 @@ def add_parser(sub):
 
 
 def run(args) -> int:
+    status("comparing the corpus with the results database ..." if args.no_prefect
+           else "starting Prefect and loading the model ...")
     from flows.run import run_refresh
 
     s = run_refresh(args.corpus, db=args.db, out_dir=args.out, model_dir=args.model_dir, workers=args.workers,
                     dask_address=args.dask_address, batch_size=args.batch_size, interviewer=args.interviewer,
-                    use_prefect=not args.no_prefect, debug=args.debug, status=status)
+                    use_prefect=not args.no_prefect, debug=args.debug)
     resumed = " (resumed an interrupted run)" if s["resumed"] else ""
     print(f"run {s['run_id']}{resumed}: {s['added']} added, {s['changed']} changed, {s['recoded']} re-coded, "
           f"{s['removed']} removed, {s['unchanged']} unchanged, {s['failed']} failed; "
