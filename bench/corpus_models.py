@@ -143,6 +143,8 @@ def main(argv=None) -> int:
     ap.add_argument("--only", nargs="*", default=None)
     ap.add_argument("--loco", nargs="*", default=[], help="candidates also measured on the thesis LOCO ('all' = every one)")
     ap.add_argument("--curve", action="store_true")
+    ap.add_argument("--curve-only", action="store_true",
+                    help="only the learning curve of the first --only candidate, without its 'all' point (that is its row)")
     ap.add_argument("--finetune", action="store_true",
                     help="add the end-to-end fine-tuned candidate (its encoder trained on corpus/train only, so "
                          "neither the dev set nor the thesis firms leak into it)")
@@ -166,7 +168,7 @@ def main(argv=None) -> int:
     if args.finetune:
         chosen["fine-tuned MiniLM, multi-label head (encoder tuned on corpus/train only)"] = replace(
             DEFAULT, finetune=True, finetune_method="multilabel", multilingual="e5-small.v1")
-    for name, settings in chosen.items():
+    for name, settings in ({} if args.curve_only else chosen).items():
         t0 = time.perf_counter()
         if settings.finetune:
             tuned = tuned_encoder(written, encoders)
@@ -195,7 +197,7 @@ def main(argv=None) -> int:
               + f" | fit {fit_s:.0f}s", flush=True)
         args.out.parent.mkdir(parents=True, exist_ok=True)
         args.out.write_text(json.dumps(results, indent=1, ensure_ascii=False))
-    if args.curve:
+    if args.curve or args.curve_only:
         name, settings = next(iter(chosen.items()))
         by_firm: dict[str, list] = {}
         for e in written:
@@ -205,6 +207,13 @@ def main(argv=None) -> int:
         curve = []
         for size in [250, 500, 1000, 2000, len(written)]:
             if size > len(written):
+                continue
+            if size == len(written) and name in results["rows"]:  # the row above is this point
+                d = results["rows"][name]["dev"]
+                curve.append({"written_passages": size, "dev_mean_kappa": d["mean_kappa"], "dev_kappa": d["kappa"],
+                              "dev_valence_accuracy": d["valence_accuracy"]})
+                continue
+            if size == len(written) and args.curve_only:  # that point is the candidate's own row
                 continue
             subset = []
             for f in firms:  # whole firms, in a fixed random order, until the size is reached
