@@ -66,6 +66,7 @@ print("ready", flush=True)
 sys.stdin.readline()
 for i in range(n):
     coding = session.next_coding(visit, name)
+    print("answering", coding.passage.id, flush=True)
     answer = session.answer(coding.passage.id, {"NET": "+"} if i % 2 else {}, name, visit)
     print("ack", answer.id, coding.passage.id, flush=True)
 print("done", flush=True)
@@ -93,8 +94,8 @@ def test_three_reviewers_and_a_sigkill_lose_nothing_and_duplicate_nothing(databa
             if line.startswith("ack "):
                 _, answer_id, passage_id = line.split()
                 acked[name].append((int(answer_id), passage_id))
-                if procs[name] is victim and len(acked[name]) == kill_after:
-                    os.kill(victim.pid, signal.SIGKILL)  # while it goes on to the next answer
+            elif procs[name] is victim and line.startswith("answering") and len(acked[name]) == kill_after:
+                os.kill(victim.pid, signal.SIGKILL)  # while it saves its next answer
 
     try:
         for p in procs.values():
