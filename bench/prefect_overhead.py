@@ -6,8 +6,9 @@ cold and warm, in one run; prints the ratios and writes bench/results/prefect_ov
 
 Each run is a fresh `python -m intcap code` subprocess, as a user would start it.
 *cold*: a fresh PREFECT_HOME (Prefect creates and migrates its database) and a fresh
-embedding cache; *warm*: the same command again right after, reusing both. The plain
-runner gets the same fresh cache, so the ratio is Prefect's cost alone. PREFECT_API_URL
+embedding cache; *warm*: the same command again, reusing both. The plain runner gets the
+same fresh cache, so the ratio is Prefect's cost alone; the four runs are interleaved
+(plain cold, Prefect cold, plain warm, Prefect warm), as the load of a shared machine drifts. PREFECT_API_URL
 is removed from the environment (a temporary server is started) unless --api-url is given.
 Also recorded: seconds until the first line on stderr (the terminal must say what it does
 from the first second). Speed is a ratio from one run on a busy machine, never a timed test.
@@ -68,23 +69,26 @@ def runner_env(work: Path, api_url: str | None) -> dict[str, str]:
     return env
 
 
-def cold_and_warm(corpus: Path, model_dir: Path, prefect: bool, api_url: str | None) -> dict:
-    """One runner, cold then warm, in its own fresh folders."""
-    work = Path(tempfile.mkdtemp(prefix="intcap-prefect-bench-"))
-    try:
-        env = runner_env(work, api_url)
-        command = [sys.executable, "-m", "intcap", "code", str(corpus), "--out", str(work / "out"),
-                   "--model-dir", str(model_dir)] + ([] if prefect else ["--no-prefect"])
-        return {"cold": timed_run(command, env), "warm": timed_run(command, env)}
-    finally:
-        shutil.rmtree(work, ignore_errors=True)
+def code_command(corpus: Path, model_dir: Path, work: Path, prefect: bool) -> list[str]:
+    return [sys.executable, "-m", "intcap", "code", str(corpus), "--out", str(work / "out"),
+            "--model-dir", str(model_dir)] + ([] if prefect else ["--no-prefect"])
 
 
 def measure(corpus: Path, model_dir: Path, api_url: str | None) -> dict:
-    plain = cold_and_warm(corpus, model_dir, prefect=False, api_url=None)
-    prefect = cold_and_warm(corpus, model_dir, prefect=True, api_url=api_url)
-    ratios = {mode: round(prefect[mode]["seconds"] / plain[mode]["seconds"], 2) for mode in ("cold", "warm")}
-    return {"plain": plain, "prefect": prefect, "ratio": ratios}
+    """Both runners cold, then both warm, interleaved (the machine's load drifts), each in its own folders."""
+    works = {name: Path(tempfile.mkdtemp(prefix=f"intcap-prefect-bench-{name}-")) for name in ("plain", "prefect")}
+    times: dict[str, dict] = {"plain": {}, "prefect": {}}
+    try:
+        for mode in ("cold", "warm"):
+            for name, work in works.items():
+                env = runner_env(work, api_url if name == "prefect" else None)
+                times[name][mode] = timed_run(code_command(corpus, model_dir, work, name == "prefect"), env)
+    finally:
+        for work in works.values():
+            shutil.rmtree(work, ignore_errors=True)
+    ratios = {mode: round(times["prefect"][mode]["seconds"] / times["plain"][mode]["seconds"], 2)
+              for mode in ("cold", "warm")}
+    return {**times, "ratio": ratios}
 
 
 def main(argv: list[str] | None = None) -> int:
