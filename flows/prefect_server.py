@@ -1,7 +1,7 @@
 """The Prefect API a run talks to, started in the background so it is ready by the time the model is.
 
-``open_api()`` returns at once. It reuses the server PREFECT_API_URL names (checked in
-``wait()``: it must answer); otherwise it starts the temporary server Prefect would start
+``open_api()`` returns at once. It reuses the server PREFECT_API_URL names (which must
+answer its health check); otherwise it starts the temporary server Prefect would start
 itself (the same ``uvicorn`` command) but *now*, as a separate process, so its start-up
 (imports, database migrations: 5-20 s on a busy 2-core machine) overlaps loading the
 model in this process. It is started through ``flows.lifeline`` so it dies with this
@@ -148,7 +148,9 @@ def open_api() -> ExistingServer | TemporaryServer:
     global _temporary
     given = os.environ.get(API_URL)
     if given:
-        return ExistingServer(given)
+        server = ExistingServer(given)
+        server.wait()  # answers at once, or a clear error before the model is loaded for nothing
+        return server
     if _temporary is None:
         _temporary = TemporaryServer(Path(os.environ.get("PREFECT_HOME") or Path.home() / ".prefect")).start()
         atexit.register(_temporary.stop)  # Prefect's workers drain before atexit hooks run

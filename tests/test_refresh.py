@@ -334,3 +334,21 @@ def test_refresh_command_takes_the_interviewer_option(tmp_path, capsys):
     assert run["speaker_roles"][0]["roles"] == {"Karen": "respondent", "Ole": "interviewer"}
     assert main(args + ["--interviewer", "Karen"]) == 0
     assert "1 changed" in capsys.readouterr().out
+
+
+def test_refresh_through_prefect_takes_the_interviewer_and_fails_non_zero(tmp_path, capsys, prefect_home):
+    model = hash_model()
+    corpus = tmp_path / "corpus"
+    corpus.mkdir()
+    (corpus / "a.txt").write_text(INTERVIEW.format(answer="Our partners in Norway introduced us to the chains."),
+                                  encoding="utf-8")
+    (corpus / "empty.txt").write_bytes(b"")
+    out = tmp_path / "out"
+    args = ["refresh", str(corpus), "--db", str(tmp_path / "r.db"), "--model-dir", str(model), "--out", str(out)]
+    assert main(args + ["--interviewer", "Ole"]) == 2, "a failed file is a non-zero exit under Prefect too"
+    captured = capsys.readouterr()
+    assert captured.err.splitlines()[0] == "intcap: starting Prefect and loading the model ..."
+    assert "intcap: error: empty.txt: file is empty" in captured.err and "Traceback" not in captured.err
+    run = json.loads((out / "run.json").read_text())
+    assert run["speaker_roles"] == [{"source": "a.txt", "company": "a",
+                                     "roles": {"Karen": "respondent", "Ole": "interviewer"}}]
