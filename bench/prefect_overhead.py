@@ -117,7 +117,8 @@ def main(argv: list[str] | None = None) -> int:
               f"ratio cold {r['ratio']['cold']}, warm {r['ratio']['warm']} (target cold <= {TARGET_COLD_RATIO}); "
               f"first stderr line after {r['prefect']['cold']['first_stderr_s']} s (prefect, cold)", flush=True)
     result = {
-        "label": args.label, "repo": str(args.repo), "corpus": str(args.corpus), "model_dir": str(args.model_dir), "api_url": args.api_url,
+        "label": args.label, "repo": str(args.repo), "corpus": str(args.corpus), "model_dir": str(args.model_dir),
+        "api_url": args.api_url,
         "machine": {"cpus": os.cpu_count(), "python": platform.python_version(), "platform": platform.platform()},
         "target_cold_ratio": TARGET_COLD_RATIO, "rounds": rounds,
     }

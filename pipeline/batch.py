@@ -51,7 +51,7 @@ class RunSummary:
     def fail(self, error: IngestError) -> None:
         self.failures.append({"file": error.path, "problem": error.problem})
 
-    def read(self, transcripts: Iterable[Transcript]) -> None:
+    def note_roles(self, transcripts: Iterable[Transcript]) -> None:
         self.speaker_roles += speaker_roles(transcripts)
 
 
@@ -85,7 +85,7 @@ def read_batch(paths: Iterable[Path], root: Path, manifest: dict[str, ManifestEn
             transcripts.extend(read_source(path, entry, root=root, interviewer=interviewer))
         except IngestError as error:
             summary.fail(error)
-    summary.read(transcripts)
+    summary.note_roles(transcripts)
     return transcripts
 
 
@@ -122,9 +122,10 @@ def transcript_files(corpus: Path) -> tuple[list[Path], list[IngestError]]:
     if not corpus.is_dir():
         raise errors[0]  # the one file given cannot be read (its type, say)
     unreadable = [Path(e.path).name for e in errors if Path(e.path) != corpus]
-    found = f" (only files it cannot read: {', '.join(unreadable[:5])}{' ...' * (len(unreadable) > 5)})" if unreadable else ""
-    raise IntcapError(f"{corpus}: the folder has no transcripts{found}; supported: {', '.join(supported_extensions())}. "
-                      "Put the transcripts there, or name the folder (or file) that holds them")
+    found = f" (only files it cannot read: {', '.join(unreadable[:5])}{' ...' * (len(unreadable) > 5)})"
+    raise IntcapError(f"{corpus}: the folder has no transcripts{found if unreadable else ''}; supported: "
+                      f"{', '.join(supported_extensions())}. Put the transcripts there, or name the folder (or file) "
+                      "that holds them")
 
 
 def check_run(corpus: Path, out_dir: Path) -> None:

@@ -1,9 +1,10 @@
 """Incremental coding of a corpus folder into the results database (``intcap refresh``).
 
-1. **plan**: discover the files, fingerprint each (its bytes, manifest entry and, where
-   the entry names no interviewer, the ``--interviewer`` option) and compare with the store: new files are *added*, different ones *changed*, files
-   coded by another model version *recoded*; the rest are skipped as unchanged, and
-   files the store knows but the folder no longer has are *removed*.
+1. **plan**: discover the files, fingerprint each (its bytes, its manifest entry and, where
+   that names no interviewer, the ``--interviewer`` option) and compare with the store: new
+   files are *added*, different ones *changed*, files coded by another model version
+   *recoded*; the rest are skipped as unchanged, and files the store knows but the folder
+   no longer has are *removed*.
 2. **code**: the files to do are read and sent, a batch at a time, to a coding
    function (:func:`code_transcripts`) through an *executor*: inline here, Prefect
    tasks on a Dask cluster in ``flows/refresh_corpus.py``. Each worker process loads

@@ -130,7 +130,8 @@ def test_interviewer_option_and_speaker_roles_in_run_json(tmp_path, hash_model, 
         "Ole: We met our German distributor at a trade fair, and our partners there introduced us to retailers.\n\n"
         "Karen: And then?\n\nOle: Then we opened a small office in Hamburg with two sales people.\n", encoding="utf-8")
     out = tmp_path / "out"
-    args = ["code", str(corpus), "--out", str(out), "--model-dir", str(hash_model)] + ([] if prefect else ["--no-prefect"])
+    args = ["code", str(corpus), "--out", str(out), "--model-dir", str(hash_model)]
+    args += [] if prefect else ["--no-prefect"]
     assert main(args) == 0
     run = json.loads((out / "run.json").read_text())
     assert run["speaker_roles"] == [{"source": "call.txt", "company": "call",

@@ -272,7 +272,8 @@ def test_file_deleted_but_still_in_the_manifest_is_removed_with_a_warning(tmp_pa
         assert {f["path"]: f["action"] for f in store.files_of_run(run["id"])}.get(names[0]) == "removed"
 
 
-INTERVIEW = "Karen: How did you find your first customers abroad?\n\nOle: {answer}\n\nKaren: And then?\n\nOle: {answer}\n"
+INTERVIEW = ("Karen: How did you find your first customers abroad?\n\nOle: {answer}\n\n"
+             "Karen: And then?\n\nOle: {answer}\n")
 
 
 def test_interviewer_option_decides_what_is_coded_and_changing_it_re_codes(tmp_path, spy):
@@ -286,7 +287,8 @@ def test_interviewer_option_decides_what_is_coded_and_changing_it_re_codes(tmp_p
     with open_store(tmp_path / "r.db") as store:
         first = refresh(corpus, store, model, out_dir=tmp_path / "out")
         assert first["added"] == 2
-        roles = {r["source"]: r["roles"] for r in json.loads((tmp_path / "out" / "run.json").read_text())["speaker_roles"]}
+        run = json.loads((tmp_path / "out" / "run.json").read_text())
+        roles = {r["source"]: r["roles"] for r in run["speaker_roles"]}
         assert roles["a.txt"] == roles["b.txt"] == {"Karen": "interviewer", "Ole": "respondent"}
 
         # naming Ole the interviewer re-codes a.txt only: b.txt's manifest row names its interviewer

@@ -29,7 +29,8 @@ def build_parser() -> argparse.ArgumentParser:
                                      epilog="Run `intcap COMMAND --help` for a command's options.")
     parser.add_argument("--version", action="version", version=f"intcap {ver}")
     parser.add_argument("--debug", action="store_true",
-                        help="on an error, show the full traceback (and Prefect's own log) as well as the one-line message")
+                        help="on an error, show the full traceback (and Prefect's own log) as well as the one-line "
+                             "message (also accepted after the command)")
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
     for name in COMMANDS:
         module = importlib.import_module(f"intcap.cli.{name}_cmd")

@@ -1,9 +1,9 @@
 """intcap refresh CORPUS_DIR: bring the results database up to date with a corpus folder.
 
 New and changed transcripts are coded, unchanged ones skipped, removed ones marked;
-a new model version re-codes everything, and a changed --interviewer the files it applies to. A refresh that was killed resumes where it
-stopped. With --out, the usual results (passages, profiles, report with each
-company's profile across runs) are written too.
+a new model version re-codes everything, a changed --interviewer the files it applies
+to. A refresh that was killed resumes where it stopped. With --out, the usual results
+(passages, profiles, report with each company's profile across runs) are written too.
 """
 from __future__ import annotations
 
