@@ -10,6 +10,7 @@ has been started.
 """
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
 from pipeline import paths
@@ -88,7 +89,27 @@ def run_refresh(corpus: Path, *, db: str | None = None, out_dir: Path | None = N
     from flows.prefect_server import api_settings
     from flows.refresh_corpus import refresh_corpus
 
+    db = _password_into_environment(db)
     server.wait()
     with api_settings(server), quiet_console(debug):
         return refresh_corpus(str(corpus), db, str(out_dir) if out_dir else None, str(model_dir), workers,
                               dask_address, batch_size, interviewer)
+
+
+def _password_into_environment(db: str | None) -> str | None:
+    """A password typed into ``--db`` goes to PGPASSWORD for this process, and the flow gets the
+    URL without it: flow parameters are stored in Prefect's run records."""
+    if not db or "://" not in str(db):
+        return db
+    import sqlalchemy as sa
+
+    from pipeline.store import without_password
+
+    try:
+        password = sa.make_url(str(db)).password
+    except Exception:  # not a URL sqlalchemy reads: the store reports it
+        return db
+    if password:
+        os.environ.setdefault("PGPASSWORD", str(password))
+        return without_password(str(db))
+    return db

@@ -385,7 +385,7 @@ def summary(store: Store, run: dict, *, resumed: bool = False) -> dict:
 
 def write_outputs(store: Store, out_dir: Path, run: dict, profiles: list[Profile], result: dict) -> None:
     """The usual results folder, streamed from the store: passages, sources, profiles, report, run.json."""
-    from pipeline.history import history_section
+    from pipeline.report_history import history_section
     from pipeline.outputs import PassageWriter, atomic_open, safe_relative, write_json, write_profiles
     from pipeline.report import render_report, write_report
 

@@ -111,7 +111,8 @@ def _cli(args) -> int:
         answered = run_terminal(session, _reviewer(args))
     finally:
         session.store.close()
-    print(f"{answered} answer(s) saved to the label store; progress: {session.progress()}")
+    p = session.progress()
+    print(f"{answered} answer(s) saved to the label store; {p['reviewed']} reviewed, {p['queued']} still queued")
     return 0
 
 

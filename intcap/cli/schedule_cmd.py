@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from intcap.cli.options import add_model_dir
+from intcap.cli.options import add_interviewer, add_model_dir
 from intcap.cli.refresh_cmd import add_db
 
 
@@ -20,6 +20,7 @@ def add_parser(sub):
     add_db(p)
     p.add_argument("--out", type=Path, default=None, help="also write the results folder on every run")
     add_model_dir(p)
+    add_interviewer(p)
     scale = p.add_mutually_exclusive_group()
     scale.add_argument("--workers", type=int, default=None, metavar="N", help="local Dask cluster of N workers")
     scale.add_argument("--dask-address", default=None, metavar="tcp://HOST:PORT", help="existing Dask cluster")
@@ -35,7 +36,7 @@ def run(args) -> int:
 
     d = schedule_refresh(args.corpus, args.cron, db=args.db, out_dir=args.out, model_dir=args.model_dir,
                          workers=args.workers, dask_address=args.dask_address, api_url=args.api_url,
-                         pool=args.pool, name=args.name, timezone=args.timezone)
+                         pool=args.pool, name=args.name, timezone=args.timezone, interviewer=args.interviewer)
     print(f"scheduled {d['name']} ({d['cron']} {d['timezone']}) on {d['api_url']}, work pool {d['pool']}")
     print(f"  corpus {d['parameters']['corpus']} -> {d['parameters']['db']}")
     print("runs happen while a worker is running:")

@@ -65,7 +65,7 @@ def render(item: dict, progress: dict) -> str:
         lines += [f"  after ({item['next']['speaker'] or '–'}):", _wrap(_clip(item["next"]["text"]), "    ")]
     rows = []
     for c in item["codes"]:
-        vp = " ".join(f"{v}{p:.2f}" for v, p in (c["valence_p"] or {}).items())
+        vp = " ".join(f"{v} {p:.2f}" for v, p in (c["valence_p"] or {}).items())
         star = "*" if c["assigned"] else " "
         rows.append(f"  {star} {c['code']}  p={c['p']:.2f} (threshold {c['threshold']:.2f})  valence {vp}")
     lines += ["model (* = suggested):", *rows, f"suggestion: {format_codes(item['suggestion'])}"]
