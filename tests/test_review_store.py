@@ -83,9 +83,18 @@ def test_undo_keeps_history_and_export_takes_the_latest_live_answer(out_dir, tmp
     assert example.text == codings[0].passage.text and example.company == codings[0].passage.company
     store.close()
 
+    [row] = [json.loads(x) for x in target.read_text().splitlines()]
+    assert row["reviewer"] == "bob" and row["model_version"] and row["answered"]
+    assert (row["source"], row["start"], row["end"]) == (codings[0].passage.source, codings[0].passage.start,
+                                                        codings[0].passage.end)
+
     cli_target = tmp_path / "cli.jsonl"
     assert main(["labels", "export", str(out_dir), "--out", str(cli_target)]) == 0
-    assert cli_target.read_text() == target.read_text()
+    [cli_row] = [json.loads(x) for x in cli_target.read_text().splitlines()]
+    assert load_examples(cli_target) == load_examples(target)
+    # the suggestion's provenance, from the results folder's passages.jsonl
+    assert set(cli_row["suggestion"]) == {"model_version", "coder", "language", "evidence_text"}
+    assert cli_row["suggestion"]["model_version"] == row["model_version"]
 
 
 def test_bad_answers_are_refused_with_a_clear_message(out_dir):

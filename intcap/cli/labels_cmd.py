@@ -18,11 +18,11 @@ def add_parser(sub):
 
 
 def run(args) -> int:
-    from pipeline.review.store import LabelStore
+    from pipeline.review.store import LabelStore, suggestion_provenance
 
     store = LabelStore.open(args.out_dir, args.db)
     try:
-        n = store.export_jsonl(args.out, args.corpus_name)
+        n = store.export_jsonl(args.out, args.corpus_name, suggestion_provenance(args.out_dir))
     finally:
         store.close()
     print(f"wrote {n} label(s) to {args.out}; train with: intcap train --examples {args.out}")

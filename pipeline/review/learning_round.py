@@ -17,7 +17,7 @@ from pipeline.outputs import PassageWriter, read_codings, write_json
 from pipeline.review.corpus import ReviewCorpus
 from pipeline.review.corpus import corpus_name as default_corpus_name
 from pipeline.review.queue import ReviewQueue, make_strategy
-from pipeline.review.store import LabelStore
+from pipeline.review.store import LabelStore, suggestion_provenance
 from pipeline.train import train_model
 
 LABELS_FILE = "review_labels.jsonl"
@@ -29,7 +29,7 @@ def export_labels(out_dir: Path, db: str | None = None, corpus_name: str | None 
     store = LabelStore.open(out_dir, db)
     try:
         path = Path(out_dir) / LABELS_FILE
-        return path, store.export_jsonl(path, corpus_name)
+        return path, store.export_jsonl(path, corpus_name, suggestion_provenance(out_dir))
     finally:
         store.close()
 

@@ -108,9 +108,28 @@ class Answer:
     undone: bool
 
     def to_example(self) -> dict:
-        """The hand-coded JSONL row (same format as corpus/thesis/coded_passages.jsonl)."""
+        """The hand-coded JSONL row (same format as corpus/thesis/coded_passages.jsonl), with who
+        answered when, where the passage lies, and which model's suggestion was shown."""
         return {"id": self.passage_id, "company": self.company, "text": self.text, "codes": dict(self.codes),
-                "label_source": f"review:{self.reviewer}"}
+                "label_source": f"review:{self.reviewer}", "reviewer": self.reviewer, "answered": self.created,
+                "source": self.source, "start": self.start, "end": self.end,
+                "model_version": self.model_version, "agrees_with_model": self.agrees}
+
+
+def suggestion_provenance(out_dir: Path | None) -> dict[str, dict]:
+    """Per passage id of OUT_DIR/passages.jsonl: the coder (English or multilingual), language,
+    model version and evidence sentences of the model's coding ({} without a results folder)."""
+    path = Path(out_dir) / "passages.jsonl" if out_dir is not None else None
+    if path is None or not path.is_file():
+        return {}
+    from pipeline import safejson
+
+    out = {}
+    for line in path.read_text(encoding="utf-8").splitlines():
+        if line.strip():
+            row = safejson.loads(line)
+            out[str(row["id"])] = {k: row.get(k) for k in ("model_version", "coder", "language", "evidence_text")}
+    return out
 
 
 def database_url(out_dir: Path | None = None, db: str | None = None) -> str:
@@ -339,12 +358,18 @@ class LabelStore:
         with self._read() as conn:
             return len(conn.execute(query).all())
 
-    def export_jsonl(self, path: Path, corpus: str | None = None) -> int:
-        """Write the latest live answer per passage as hand-coded JSONL; returns the number written."""
+    def export_jsonl(self, path: Path, corpus: str | None = None, suggestions: dict[str, dict] | None = None) -> int:
+        """Write the latest live answer per passage as hand-coded JSONL; returns the number written.
+
+        ``suggestions`` (passage id -> the results folder's row, see ``suggestion_provenance``) adds
+        which coder made the suggestion shown, in which language, and its evidence sentences."""
         rows = self.latest(corpus)
         with atomic_open(Path(path), encoding="utf-8") as fh:
             for a in rows:
-                fh.write(json.dumps(a.to_example(), ensure_ascii=False) + "\n")
+                row = a.to_example()
+                if suggestions and a.passage_id in suggestions:
+                    row["suggestion"] = suggestions[a.passage_id]
+                fh.write(json.dumps(row, ensure_ascii=False) + "\n")
         return len(rows)
 
 
