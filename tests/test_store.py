@@ -16,7 +16,8 @@ except ImportError:  # tests/ imported as a package
 
 from intcap.cli import main
 from pipeline.errors import StoreError
-from pipeline.history import format_history, history_section, line_chart
+from pipeline.history import format_history
+from pipeline.report_history import history_section, line_chart
 from pipeline.profile import ProfileSettings, build_profiles
 from pipeline.records import CODES, CodeScore, Coding, Passage, Transcript
 from pipeline.refresh import ProfileAggregator, refresh
@@ -164,11 +165,11 @@ def test_history_table_and_inline_svg_chart(tmp_path, capsys):
         table = format_history(rows)
         assert len(table.splitlines()) == 4 and "NET cov/str" in table
         for metric in ("coverage", "strength"):
-            svg = line_chart("firm000", rows, metric)
+            svg = line_chart("firm000", rows, [r["run_id"] for r in rows], metric)
             ET.fromstring(svg)  # well-formed
             assert svg.count("<polyline") == len(CODES) and "<script" not in svg
-        section = history_section(store)
-        assert section.count("<svg") == 4 and "http://" not in section.replace("http://www.w3.org/2000/svg", "")
+        section = history_section(store)  # two charts per firm, and a legend key per code
+        assert section.count("<svg") == 2 * 2 + len(CODES) and "http://" not in section.replace("http://www.w3.org/2000/svg", "")
     assert main(["history", "FIRM000", "--db", str(db)]) == 0  # case-insensitive when unambiguous
     out = capsys.readouterr().out
     assert "firm000: 2 run(s)" in out and out.count("\n") >= 4
