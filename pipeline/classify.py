@@ -234,6 +234,7 @@ class CodeHeads(BaseEstimator):
     _ARRAYS = ("coef_", "intercept_", "thresholds_", "valence_coef_", "valence_intercept_", "valence_prior_")
     _TFIDF = ("tfidf_idf_", "tfidf_coef_", "tfidf_intercept_")
     _VALENCE_TFIDF = ("valence_tfidf_coef_", "valence_tfidf_intercept_")
+    _VOCABULARY_SIZED = ("tfidf_idf_", "tfidf_coef_", "valence_tfidf_coef_")
 
     def save(self, directory: Path) -> list[Path]:
         directory.mkdir(parents=True, exist_ok=True)
@@ -243,6 +244,9 @@ class CodeHeads(BaseEstimator):
             arrays.update({a: getattr(self, a) for a in self._TFIDF})
         if getattr(self, "valence_tfidf_coef_", None) is not None:
             arrays.update({a: getattr(self, a) for a in self._VALENCE_TFIDF})
+        # the vocabulary-sized arrays in float32: they are most of the file, and float32 changes a
+        # probability by about 1e-7
+        arrays = {a: v.astype(np.float32) if a in self._VOCABULARY_SIZED else v for a, v in arrays.items()}
         np.savez(directory / "heads.npz", **arrays)
         (directory / "heads.json").write_text(json.dumps(
             {**self.get_params(), "codes": list(CODES), "valences": list(VALENCES),
@@ -261,11 +265,11 @@ class CodeHeads(BaseEstimator):
                 setattr(heads, a, data[a])
             if vocabulary is not None:
                 for a in cls._TFIDF:
-                    setattr(heads, a, data[a])
+                    setattr(heads, a, data[a].astype(np.float64))
                 heads.tfidf_vocabulary_ = vocabulary
             for a in cls._VALENCE_TFIDF:
                 if a in data.files:
-                    setattr(heads, a, data[a])
+                    setattr(heads, a, data[a].astype(np.float64))
         return heads
 
 
