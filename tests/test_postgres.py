@@ -10,7 +10,6 @@ import signal
 import subprocess
 import sys
 import threading
-import time
 from pathlib import Path
 
 import pytest
@@ -18,13 +17,13 @@ import pytest
 try:
     from postgres_support import PostgresServer, skip_reason
     from refresh_support import free_port, hash_model, offline_env, write_corpus
-    from test_refresh import KILL_SCRIPT, TESTS, spy  # noqa: F401 - spy is a fixture
+    from test_refresh import TESTS, kill_refresh_halfway, resume_killed_refresh, spy  # noqa: F401 - spy is a fixture
     from test_review_support import coding_row, small_out_dir, write_out_dir
     from test_schedule import PREFECT, stop, wait_healthy
 except ImportError:  # tests/ imported as a package
     from tests.postgres_support import PostgresServer, skip_reason
     from tests.refresh_support import free_port, hash_model, offline_env, write_corpus
-    from tests.test_refresh import KILL_SCRIPT, TESTS, spy  # noqa: F401
+    from tests.test_refresh import TESTS, kill_refresh_halfway, resume_killed_refresh, spy  # noqa: F401
     from tests.test_review_support import coding_row, small_out_dir, write_out_dir
     from tests.test_schedule import PREFECT, stop, wait_healthy
 
@@ -192,41 +191,16 @@ def test_sigkill_halfway_resumes_to_the_same_store_as_sqlite(postgres, tmp_path,
     corpus = tmp_path / "corpus"
     write_corpus(corpus, 30)
     killed = postgres.create_database("refresh_killed")
-    script = tmp_path / "run.py"
-    script.write_text(KILL_SCRIPT.format(tests=str(TESTS)))
-    proc = subprocess.Popen([sys.executable, str(script), str(corpus), killed, str(model), "0.15"], cwd=ROOT,
-                            stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
-    try:
-        deadline = time.monotonic() + 120
-        while run_files_committed(killed) < 8:
-            assert proc.poll() is None, proc.stdout.read().decode()
-            assert time.monotonic() < deadline, "the refresh committed nothing in time"
-            time.sleep(0.1)
-        os.kill(proc.pid, signal.SIGKILL)
-        proc.wait(timeout=30)
-    finally:
-        if proc.poll() is None:
-            proc.kill()
-            proc.wait()
+    kill_refresh_halfway(tmp_path, corpus, killed, model, lambda: run_files_committed(killed), cwd=ROOT)
     with open_store(killed) as store:
-        runs = store.list_runs(None)
-        assert [r["status"] for r in runs] == ["running"]
-        done_before = {f["path"] for f in store.files_of_run(runs[0]["id"])}
-        assert 8 <= len(done_before) < 30
-        dump = store.dump()  # every committed file is complete
-        assert {s["path"] for s in dump["sources"]} == done_before and len(dump["passages"]) == 2 * len(done_before)
-        resumed = refresh(corpus, store, model, batch_size=4)
-        assert resumed["resumed"] and resumed["run_id"] == runs[0]["id"]
-        recoded = {n for batch in spy for n in batch}
-        assert recoded.isdisjoint(done_before) and recoded | done_before == {f"firm{i:03d}.txt" for i in range(30)}
-        after_kill = store.dump()
+        resumed, done_before, after_kill = resume_killed_refresh(store, corpus, model, spy)
     assert main(["history", "firm007", "--db", killed]) == 0
     with open_store(postgres.create_database("refresh_straight")) as store:
         straight = refresh(corpus, store, model, batch_size=4)
         uninterrupted = store.dump()
     with open_store(tmp_path / "straight.db") as store:
         on_sqlite = store.dump() if refresh(corpus, store, model, batch_size=4) else None
-    print(f"\nPostgreSQL refresh: killed after {len(done_before)} of 30 files; resumed run coded {len(recoded)}")
+    print(f"\nPostgreSQL refresh: killed after {len(done_before)} of 30 files; resumed run coded {30 - len(done_before)}")
     assert after_kill == uninterrupted == on_sqlite  # same rows, same order, same schema as SQLite
     assert (resumed["added"], resumed["passages_coded"]) == (straight["added"], straight["passages_coded"]) == (30, 60)
 

@@ -188,18 +188,15 @@ def committed(db: Path) -> int:
         return 0
 
 
-def test_sigkill_halfway_resumes_to_the_same_store(tmp_path, spy):
-    model = hash_model()
-    corpus = tmp_path / "corpus"
-    write_corpus(corpus, 30)
-    db = tmp_path / "killed.db"
+def kill_refresh_halfway(tmp_path: Path, corpus: Path, db: str, model: Path, committed_files, cwd=None) -> None:
+    """Refresh ``corpus`` into ``db`` in a child process, and SIGKILL it once 8 files are committed."""
     script = tmp_path / "run.py"
     script.write_text(KILL_SCRIPT.format(tests=str(TESTS)))
-    proc = subprocess.Popen([sys.executable, str(script), str(corpus), str(db), str(model), "0.15"],
+    proc = subprocess.Popen([sys.executable, str(script), str(corpus), db, str(model), "0.15"], cwd=cwd,
                             stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
     try:
         deadline = time.monotonic() + 120
-        while committed(db) < 8:
+        while committed_files() < 8:
             assert proc.poll() is None, proc.stdout.read().decode()
             assert time.monotonic() < deadline, "the refresh committed nothing in time"
             time.sleep(0.05)
@@ -209,20 +206,34 @@ def test_sigkill_halfway_resumes_to_the_same_store(tmp_path, spy):
         if proc.poll() is None:
             proc.kill()
             proc.wait()
+
+
+def resume_killed_refresh(store, corpus: Path, model: Path, spy) -> tuple[dict, set, dict]:
+    """Check that the killed run's committed files are complete, resume it, and check that it codes
+    only the others; returns (the resumed run's summary, the files done before, the store's dump)."""
+    runs = store.list_runs(None)
+    assert [r["status"] for r in runs] == ["running"]
+    done_before = {f["path"] for f in store.files_of_run(runs[0]["id"])}
+    assert 8 <= len(done_before) < 30
+    # every committed file is complete: its passages are all there
+    dump = store.dump()
+    assert {s["path"] for s in dump["sources"]} == done_before
+    assert len(dump["passages"]) == 2 * len(done_before)
+    resumed = refresh(corpus, store, model, batch_size=4)
+    assert resumed["resumed"] and resumed["run_id"] == runs[0]["id"]
+    recoded = {n for batch in spy for n in batch}
+    assert recoded.isdisjoint(done_before) and recoded | done_before == {f"firm{i:03d}.txt" for i in range(30)}
+    return resumed, done_before, store.dump()
+
+
+def test_sigkill_halfway_resumes_to_the_same_store(tmp_path, spy):
+    model = hash_model()
+    corpus = tmp_path / "corpus"
+    write_corpus(corpus, 30)
+    db = tmp_path / "killed.db"
+    kill_refresh_halfway(tmp_path, corpus, str(db), model, lambda: committed(db))
     with open_store(db) as store:
-        runs = store.list_runs(None)
-        assert [r["status"] for r in runs] == ["running"]
-        done_before = {f["path"] for f in store.files_of_run(runs[0]["id"])}
-        assert 8 <= len(done_before) < 30
-        # every committed file is complete: its passages are all there
-        dump = store.dump()
-        assert {s["path"] for s in dump["sources"]} == done_before
-        assert len(dump["passages"]) == 2 * len(done_before)
-        resumed = refresh(corpus, store, model, batch_size=4)
-        assert resumed["resumed"] and resumed["run_id"] == runs[0]["id"]
-        recoded = {n for batch in spy for n in batch}
-        assert recoded.isdisjoint(done_before) and recoded | done_before == {f"firm{i:03d}.txt" for i in range(30)}
-        after_kill = store.dump()
+        resumed, done_before, after_kill = resume_killed_refresh(store, corpus, model, spy)
     with open_store(tmp_path / "straight.db") as store:
         straight = refresh(corpus, store, model, batch_size=4)
         uninterrupted = store.dump()
