@@ -205,3 +205,58 @@ def test_undo_restores_the_answer_given_and_the_figures_say_what_they_mean(brows
         assert errors == []
         page.close()
     session.store.close()
+
+
+def test_the_gain_of_the_last_round_is_shown_in_words(browser, tmp_path):
+    from pipeline.review.gain import ADAPTATION_FILE
+    from test_review_server import ADAPTATION
+
+    out = small_out_dir(tmp_path / "out", companies=1)
+    path = out / ADAPTATION_FILE
+    session = ReviewSession.open(out, strategy="uncertainty")
+    with live_server(create_app(session, reviewer="bea")) as base:
+        page = browser.new_page(viewport={"width": 1280, "height": 900})
+        errors = watch_console(page)
+        page.goto(base + "/")
+        current_id(page)
+        assert page.locator("#gain-figures").is_hidden() and "held-back" not in page.text_content("body")
+        assert "Suggestions from model test-v1" in page.text_content("#figures")
+
+        path.write_text(json.dumps(ADAPTATION), encoding="utf-8")
+        page.reload()
+        current_id(page)
+        page.wait_for_function("() => document.getElementById('gain').textContent !== ''")
+        assert page.locator("#gain").is_visible()
+        assert page.text_content("#gain") == "Agreement on held-back answers rose from 0.61 to 0.70 (57 answers)"
+        codes = page.text_content("#gain-codes")
+        assert "NET 0.60 → 0.70 · ENT 0.55 → 0.66 · ABS 0.70 → 0.68 · PRI 0.59 → 0.76" in codes
+        assert "7c4c0b051638 → 7c4c0b051638+a1b2c3d4" in codes
+        title = page.get_attribute("#gain", "title")
+        assert "Cohen's kappa" in title and "least sure" in title and "5-fold" in title
+        assert page.evaluate(OVERFLOW) == []
+
+        worse = {**ADAPTATION, "held_back": {**ADAPTATION["held_back"], "kappa_after": 0.5, "answers": 1}}
+        path.write_text(json.dumps(worse), encoding="utf-8")
+        page.reload()
+        page.wait_for_function("() => document.getElementById('gain').textContent.includes('fell')")
+        assert page.text_content("#gain") == "Agreement on held-back answers fell from 0.61 to 0.50 (1 answer)"
+
+        same = {**ADAPTATION, "held_back": {**ADAPTATION["held_back"], "kappa_after": 0.6149}}
+        path.write_text(json.dumps(same), encoding="utf-8")
+        page.reload()
+        page.wait_for_function("() => document.getElementById('gain').textContent.includes('stayed')")
+        assert page.text_content("#gain") == "Agreement on held-back answers stayed at 0.61 (57 answers)"
+
+        path.write_text(json.dumps({**ADAPTATION, "answers": 4, "held_back": None}), encoding="utf-8")
+        page.reload()
+        page.wait_for_function("() => document.getElementById('gain').textContent.startsWith('Gain')")
+        assert page.text_content("#gain") == "Gain: not yet estimated (needs at least 10 answers)"
+
+        path.write_text('{"format": "intcap-review-adaptation.v1", "held_back": NaN', encoding="utf-8")
+        page.reload()  # malformed: nothing about gain, the page works
+        current_id(page)
+        page.wait_for_function("() => document.getElementById('progress').textContent.includes('reviewed')")
+        assert page.locator("#gain-figures").is_hidden() and page.text_content("#gain") == ""
+        assert errors == []
+        page.close()
+    session.store.close()

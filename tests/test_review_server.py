@@ -9,11 +9,15 @@ import sys
 import threading
 from pathlib import Path
 
+import json
+import logging
+
 import httpx
 import pytest
 from starlette.testclient import TestClient
 
 from pipeline.errors import IntcapError
+from pipeline.review.gain import ADAPTATION_FILE
 from pipeline.review.server import create_app
 from pipeline.review.session import ReviewSession
 from pipeline.review.store import LabelStore
@@ -43,7 +47,7 @@ def test_answer_skip_undo_flow(session):
         csrf = open_page(client)
         first = client.get("/api/next").json()
         assert first["progress"] == {"reviewed": 0, "queued": len(session.corpus), "total": len(session.corpus),
-                                     "agreement": None}
+                                     "agreement": None, "model_version": "test-v1", "gain": None}
         passage = first["passage"]
         assert passage["text"] and {c["code"] for c in passage["codes"]} == {"NET", "ENT", "ABS", "PRI"}
         saved = post(client, "/api/answer", {"passage_id": passage["id"], "codes": passage["suggestion"]}, csrf)
@@ -245,3 +249,71 @@ def test_host_header_parsed_strictly(session, host):
         assert client.get("/", headers={"Host": host}).status_code in (400, 421)
     with client_for(create_app(session)) as client:
         assert client.get("/", headers={"Host": "[::1]:8765"}).status_code == 200
+
+
+#: OUT_DIR/review_adaptation.json as the fast learning round writes it
+ADAPTATION = {
+    "format": "intcap-review-adaptation.v1", "base_model_version": "7c4c0b051638",
+    "model_version": "7c4c0b051638+a1b2c3d4", "answers": 57, "created": "2026-12-02T06:00:00+00:00",
+    "held_back": {"method": "5-fold cross-validation over the answers, grouped by source", "folds": 5, "answers": 57,
+                  "kappa_before": 0.61, "kappa_after": 0.70,
+                  "per_code": {"NET": {"before": 0.6, "after": 0.7}, "ENT": {"before": 0.55, "after": 0.66},
+                               "ABS": {"before": 0.7, "after": 0.68}, "PRI": {"before": 0.59, "after": 0.76}}}}
+
+
+def progress_over_http(session) -> dict:
+    """The progress figures as the page gets them: a real HTTP request to the real app."""
+    with live_server(create_app(session, reviewer="ann")) as base, httpx.Client(base_url=base, timeout=30) as client:
+        open_page(client)
+        r = client.get("/api/next")
+        assert r.status_code == 200, r.text
+        assert r.json()["passage"] is not None
+        return r.json()["progress"]
+
+
+def test_gain_from_the_adaptation_file_reaches_the_page(session, out_dir):
+    (out_dir / ADAPTATION_FILE).write_text(json.dumps(ADAPTATION), encoding="utf-8")
+    progress = progress_over_http(session)
+    assert progress["model_version"] == "test-v1"  # the version of the suggestions the page shows
+    gain = progress["gain"]
+    assert gain["model_version"] == "7c4c0b051638+a1b2c3d4" and gain["base_model_version"] == "7c4c0b051638"
+    assert gain["answers"] == 57 and gain["min_answers"] == 10
+    held = gain["held_back"]
+    assert (held["kappa_before"], held["kappa_after"], held["answers"], held["folds"]) == (0.61, 0.70, 57, 5)
+    assert held["per_code"]["PRI"] == {"before": 0.59, "after": 0.76}
+    assert list(held["per_code"]) == ["NET", "ENT", "ABS", "PRI"]
+
+
+def test_no_adaptation_file_no_gain(session, caplog):
+    with caplog.at_level(logging.WARNING, logger="intcap.review"):
+        assert progress_over_http(session)["gain"] is None
+    assert caplog.records == []
+
+
+def test_gain_not_yet_estimated(session, out_dir):
+    (out_dir / ADAPTATION_FILE).write_text(json.dumps({**ADAPTATION, "answers": 4, "held_back": None,
+                                                       "min_answers": 12}), encoding="utf-8")
+    gain = progress_over_http(session)["gain"]
+    assert gain["held_back"] is None and gain["min_answers"] == 12 and gain["answers"] == 4
+    del_min = {k: v for k, v in ADAPTATION.items() if k != "min_answers"}
+    (out_dir / ADAPTATION_FILE).write_text(json.dumps({**del_min, "held_back": None}), encoding="utf-8")
+    assert progress_over_http(session)["gain"]["min_answers"] == 10  # the default
+
+
+@pytest.mark.parametrize("content", [
+    b'{"format": "intcap-review-adaptation.v1", "held_back": ',  # cut short
+    json.dumps({**ADAPTATION, "held_back": {**ADAPTATION["held_back"], "kappa_after": float("nan")}}).encode(),
+    json.dumps(ADAPTATION).replace('"kappa_before": 0.61', '"kappa_before": 1e999').encode(),
+    json.dumps(ADAPTATION).replace('"answers": 57', '"answers": ' + "9" * 5000, 1).encode(),
+    json.dumps({**ADAPTATION, "answers": "57"}).encode(),
+])
+def test_malformed_adaptation_file_leaves_the_page_working(session, out_dir, caplog, content):
+    path = out_dir / ADAPTATION_FILE
+    path.write_bytes(content)
+    with caplog.at_level(logging.WARNING, logger="intcap.review"):
+        assert progress_over_http(session)["gain"] is None
+        assert progress_over_http(session)["gain"] is None  # asked again: still no gain, and no second warning
+    warnings = [r.getMessage() for r in caplog.records if r.name == "intcap.review"]
+    assert len(warnings) == 1 and str(path) in warnings[0] and "\n" not in warnings[0], warnings
+    path.write_text(json.dumps(ADAPTATION), encoding="utf-8")  # fixed while the server runs: shown
+    assert progress_over_http(session)["gain"]["held_back"]["kappa_after"] == 0.70

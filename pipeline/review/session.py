@@ -8,12 +8,14 @@ from __future__ import annotations
 
 import secrets
 import threading
+from collections import Counter
 from dataclasses import dataclass, field
 from pathlib import Path
 
 from pipeline.records import CODES, Coding
 from pipeline.review.answers import ReviewError, Suggestion, validate_codes
 from pipeline.review.corpus import ReviewCorpus
+from pipeline.review.gain import read_gain
 from pipeline.review.queue import QueryStrategy, ReviewQueue, make_strategy
 from pipeline.review.store import Answer, LabelStore
 
@@ -46,6 +48,9 @@ class ReviewSession:
         self.corpus = corpus
         self.store = store
         self.queue = ReviewQueue(corpus, strategy)
+        #: the version of the model whose suggestions the page shows (the most common one in the corpus)
+        versions = Counter(c.model_version for c in corpus.codings if c.model_version)
+        self.model_version: str | None = versions.most_common(1)[0][0] if versions else None
         #: this process's prefix for holders, so visitors of two processes never share a name
         self._process = secrets.token_hex(6)
         self._lock = threading.Lock()
@@ -128,11 +133,14 @@ class ReviewSession:
         return undone
 
     def progress(self) -> dict:
-        """reviewed / queued passages and the share of answers that equal the suggestion shown."""
+        """reviewed / queued passages, the share of answers that equal the suggestion shown, the model
+        version shown, and ``gain``: the last learning round's held-back estimate
+        (``pipeline.review.gain``; None without a usable OUT_DIR/review_adaptation.json)."""
         live = [a for a in self.store.latest(self.corpus.name) if a.passage_id in self.corpus.index]
         agree = sum(a.agrees for a in live)
         return {"reviewed": len(live), "queued": len(self.corpus) - len(live), "total": len(self.corpus),
-                "agreement": round(agree / len(live), 4) if live else None}
+                "agreement": round(agree / len(live), 4) if live else None,
+                "model_version": self.model_version, "gain": read_gain(self.corpus.out_dir)}
 
     def retrain_answers(self) -> int:
         """How many answers the next learning round trains on: the latest live answer per passage of

@@ -28,6 +28,8 @@
   function showProgress(p, retrain) {
     if (!p) return;
     $("progress").textContent = p.reviewed + " reviewed / " + p.queued + " queued";
+    $("model").textContent = p.model_version ? "Suggestions from model " + p.model_version : "";
+    showGain(p.gain, p.model_version);
     const agree = p.agreement === null ? 0 : Math.round(p.agreement * p.reviewed);
     let words;
     if (p.reviewed < MIN_FOR_ESTIMATE) {
@@ -45,6 +47,45 @@
       $("retrain").textContent = "The next retrain (intcap review round) will use " + n + " answer" + (n === 1 ? "" : "s") +
         " from this corpus, besides the thesis's coded passages.";
     }
+  }
+
+  // a kappa with two decimals ("-0.00" is shown as "0.00")
+  function kappa(x) {
+    if (x === null || x === undefined) return "–";
+    const s = x.toFixed(2);
+    return s === "-0.00" ? "0.00" : s;
+  }
+
+  // the last learning round's held-back estimate (OUT_DIR/review_adaptation.json); nothing without one
+  function showGain(g, shown) {
+    const box = $("gain-figures");
+    $("gain").textContent = "";
+    $("gain").title = "";
+    $("gain-codes").textContent = "";
+    box.hidden = !g;
+    if (!g) return;
+    const round = "model " + (g.base_model_version ? g.base_model_version + " → " : "") + g.model_version +
+      (shown && shown !== g.model_version ? " (the suggestions shown are from " + shown + ")" : "");
+    const hb = g.held_back;
+    if (!hb) {
+      $("gain").textContent = "Gain: not yet estimated (needs at least " + g.min_answers + " answers)";
+      $("gain").title = "The last learning round had " + g.answers + " answer" + (g.answers === 1 ? "" : "s") +
+        "; with fewer than " + g.min_answers + " it does not estimate how much the updated model agrees better.";
+      $("gain-codes").textContent = round;
+      return;
+    }
+    const before = kappa(hb.kappa_before), after = kappa(hb.kappa_after);
+    const change = before === after ? "stayed at " + after
+      : (hb.kappa_after > hb.kappa_before ? "rose from " : "fell from ") + before + " to " + after;
+    $("gain").textContent = "Agreement on held-back answers " + change + " (" + hb.answers + " answer" +
+      (hb.answers === 1 ? "" : "s") + ")";
+    $("gain").title = "Mean Cohen's kappa over NET/ENT/ABS/PRI between the model's codes and your answers, " +
+      "each answer predicted by a model that did not see it" + (hb.method ? " (" + hb.method + ")" : "") +
+      ": before = the starting model, after = the model updated on the answers. The answers are on the passages " +
+      "the queue was least sure of, so this is the gain on those, not on the whole corpus.";
+    const parts = CODES.filter((c) => hb.per_code[c]).map((c) =>
+      c + " " + kappa(hb.per_code[c].before) + " → " + kappa(hb.per_code[c].after));
+    $("gain-codes").textContent = (parts.length ? parts.join(" · ") + " · " : "") + round;
   }
 
   function renderHelp(book) {
