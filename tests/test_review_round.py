@@ -1,4 +1,5 @@
-"""Learning round: reviewed labels retrain the model, which re-codes the corpus; the queue moves on."""
+"""Learning round: reviewed labels update the model (adapted, or retrained), which re-codes the corpus;
+the queue moves on."""
 from __future__ import annotations
 
 import json
@@ -14,7 +15,7 @@ from pipeline.modeldir import load_model
 from pipeline import paths
 from pipeline.outputs import PassageWriter, read_codings
 from pipeline.records import Passage
-from pipeline.review.learning_round import QUEUE_FILE, next_model_dir, review_round
+from pipeline.review.learning_round import ADAPTATION_FILE, BASE_FILE, QUEUE_FILE, next_model_dir, review_round
 from pipeline.review.session import ReviewSession, Visit
 from pipeline.train import train_model
 from test_review_support import HASH_ENCODER
@@ -40,35 +41,31 @@ def coded(tmp_path) -> tuple[Path, Path]:
     return out, model_dir
 
 
-def test_round_retrains_recodes_and_requeues(coded, tmp_path):
-    out, model_dir = coded
-    before = {c.passage.id: c for c in read_codings(out)}
-    old_version = next(iter(before.values())).model_version
+def _flip_confident(out: Path, n: int) -> list:
+    """Answer the ``n`` passages the model is most sure about on NET with the opposite, so the change
+    must show."""
+    before = read_codings(out)
     session = ReviewSession.open(out, strategy="uncertainty")
-    # flip NET on the passages the model is most sure about, so the change must show
-    flipped = sorted(before.values(), key=lambda c: -abs(c.codes["NET"].p - 0.5))[:8]
+    flipped = sorted(before, key=lambda c: -abs(c.codes["NET"].p - 0.5))[:n]
     for c in flipped:
         codes = {k: c.codes[k].valence for k in c.assigned if k != "NET"}
         if "NET" not in c.assigned:
             codes["NET"] = "+"
         session.answer(c.passage.id, codes, "ann")
     session.store.close()
+    return flipped
 
-    result = review_round(out, settings=FAST)
-    assert result["n_labels"] == 8 and result["model_dir"] == str(out / "models" / "round-1")
-    assert result["model_version"] != old_version
-    assert next_model_dir(out).name == "round-2"
-    after = {c.passage.id: c for c in read_codings(out)}
-    assert set(after) == set(before)
-    assert {c.model_version for c in after.values()} == {result["model_version"]}
+
+def _moved_toward_answers(before: dict, after: dict, flipped: list) -> float:
     delta = [after[c.passage.id].codes["NET"].p - before[c.passage.id].codes["NET"].p for c in flipped]
     direction = [1 if "NET" not in c.assigned else -1 for c in flipped]
-    assert np.mean(np.sign(delta) == direction) >= 0.75, (delta, direction)  # moved towards the reviewed labels
-    assert any(after[i].assigned != before[i].assigned or after[i].codes != before[i].codes for i in after)
+    return float(np.mean(np.sign(delta) == direction))
 
+
+def _queue_skips_reviewed(out: Path, result: dict, flipped: list, n_passages: int) -> None:
     queue = json.loads((out / QUEUE_FILE).read_text())
     reviewed = {c.passage.id for c in flipped}
-    assert queue["reviewed"] == 8 and queue["queued"] == len(after) - 8
+    assert queue["reviewed"] == len(flipped) and queue["queued"] == n_passages - len(flipped)
     assert queue["model_version"] == result["model_version"]
     assert not reviewed & {r["id"] for r in queue["top"]}
     fresh = ReviewSession.open(out, strategy="diverse")
@@ -80,6 +77,65 @@ def test_round_retrains_recodes_and_requeues(coded, tmp_path):
         fresh.skip(coding.passage.id, visit)
     assert not seen & reviewed
     fresh.store.close()
+
+
+def test_fast_round_adapts_recodes_and_requeues(coded):
+    out, model_dir = coded
+    base_rows = (out / "passages.jsonl").read_text()
+    before = {c.passage.id: c for c in read_codings(out)}
+    old_version = next(iter(before.values())).model_version
+    flipped = _flip_confident(out, 12)
+
+    result = review_round(out, base_model=model_dir)
+    assert result["update"] == "adapt" and result["n_labels"] == 12
+    assert result["model_version"].startswith(old_version + "+a")
+    after = {c.passage.id: c for c in read_codings(out)}
+    assert set(after) == set(before)
+    assert {c.model_version for c in after.values()} == {result["model_version"]}
+    assert _moved_toward_answers(before, after, flipped) == 1.0
+    for i in after:  # valences and evidence of kept codes come from the model itself
+        assert all(after[i].codes[k].valence == before[i].codes[k].valence for k in after[i].codes)
+        assert all(after[i].evidence[k] == before[i].evidence[k] for k in after[i].evidence)
+    assert (out / BASE_FILE).read_text() == base_rows
+
+    adapter_dir = Path(result["model_dir"])
+    manifest = json.loads((adapter_dir / "manifest.json").read_text())
+    assert manifest["version"] == result["model_version"] and manifest["base_model_version"] == old_version
+    assert set(manifest["files"]) == {"adapter.npz", "adapter.json"}
+    gain = json.loads((out / ADAPTATION_FILE).read_text())
+    assert gain["answers"] == 12 and gain["held_back"]["answers"] == 12
+    assert -1 <= gain["held_back"]["kappa_before"] <= 1 and -1 <= gain["held_back"]["kappa_after"] <= 1
+    _queue_skips_reviewed(out, result, flipped, len(after))
+
+    # the next round adapts the model's own codings again, not the adapted ones: same answers, same result
+    again = review_round(out, base_model=model_dir)
+    assert again["model_version"] == result["model_version"]
+    assert [c.codes for c in read_codings(out)] == [after[i].codes for i in after]
+
+
+def test_fast_round_needs_the_model_that_coded(coded, tmp_path):
+    out, _ = coded
+    _flip_confident(out, 3)
+    with pytest.raises(IntcapError, match="--base-model"):
+        review_round(out, base_model=tmp_path / "elsewhere")
+
+
+def test_retrain_round_retrains_recodes_and_requeues(coded):
+    out, model_dir = coded
+    before = {c.passage.id: c for c in read_codings(out)}
+    old_version = next(iter(before.values())).model_version
+    flipped = _flip_confident(out, 8)
+
+    result = review_round(out, settings=FAST, retrain=True)
+    assert result["n_labels"] == 8 and result["model_dir"] == str(out / "models" / "round-1")
+    assert result["update"] == "retrain" and result["model_version"] != old_version
+    assert next_model_dir(out).name == "round-2"
+    after = {c.passage.id: c for c in read_codings(out)}
+    assert set(after) == set(before)
+    assert {c.model_version for c in after.values()} == {result["model_version"]}
+    assert _moved_toward_answers(before, after, flipped) >= 0.75
+    assert any(after[i].assigned != before[i].assigned or after[i].codes != before[i].codes for i in after)
+    _queue_skips_reviewed(out, result, flipped, len(after))
 
 
 def test_round_without_labels_says_what_to_do(coded):
@@ -96,7 +152,7 @@ def test_review_round_flow_wraps_the_same_steps():
     from flows import review_round as flow_module
     from pipeline.review import learning_round
 
-    for name in ("export", "train", "recode", "queue"):
+    for name in ("export", "adapt", "train", "recode", "queue"):
         step = getattr(flow_module.STEPS, name)
         assert step.fn is getattr(learning_round.RoundSteps(), name)
     assert flow_module.review_round.name == "review_round"

@@ -49,26 +49,49 @@ def add_parser(sub):
     _store_options(cli)
     _reviewer_option(cli)
 
-    rnd = rsub.add_parser("round", help="export labels, retrain, re-code the corpus, rebuild the queue")
+    rnd = rsub.add_parser("round", help="export labels, update the model, re-code the corpus, rebuild the queue",
+                          description="One learning round. By default the model that coded OUT_DIR is adapted to the "
+                                      "answers (seconds: nothing is re-encoded or retrained) and the passages in OUT_DIR "
+                                      "are re-coded; --retrain refits every head on the thesis, the written corpus and "
+                                      "the answers instead (minutes).")
     _store_options(rnd)
+    rnd.add_argument("--retrain", action="store_true",
+                     help="retrain the model on the training data plus the answers instead of adapting it")
+    rnd.add_argument("--base-model", type=Path, default=None,
+                     help="the model directory OUT_DIR was coded with (default: models/default, or an earlier "
+                          "round's retrained model, whichever has the version in passages.jsonl)")
     rnd.add_argument("--corpus", type=Path, default=None,
-                     help="transcripts OUT_DIR was coded from (default: re-code the passages stored in OUT_DIR)")
+                     help="with --retrain: transcripts OUT_DIR was coded from (default: re-code the passages "
+                          "stored in OUT_DIR)")
     rnd.add_argument("--model-dir", type=Path, default=None,
-                     help="where the new model goes (default: OUT_DIR/models/round-N)")
+                     help="where the new model (or adapter) goes (default: OUT_DIR/models/round-N)")
     rnd.add_argument("--no-prefect", action="store_true", help="run the steps directly, without a Prefect flow")
 
-    sim = rsub.add_parser("simulate", help="label-efficiency benchmark on the thesis's hand-coded passages")
+    sim = rsub.add_parser("simulate", help="replay review on a hand-coded corpus: how fast answers lift agreement",
+                          description="Split a hand-coded pool (default: the dev set, corpus/dev/) by firm into a review "
+                                      "part and a held-out part; the shipped model codes it; an oracle answers from the "
+                                      "pool's coding in batches, the model is adapted after each batch as the fast "
+                                      "review round does, and kappa on the held-out firms is reported per strategy "
+                                      "and seed. --thesis-refit runs the older benchmark (thesis pool, heads refitted "
+                                      "from scratch after each batch).")
+    sim.add_argument("--pool", type=Path, default=None,
+                     help="hand-coded JSONL file or folder of them (default: corpus/dev/)")
+    add_model_dir(sim)
     sim.add_argument("--json", type=Path, default=None, help="write the full result (curves, seeds) here")
     sim.add_argument("--seeds", type=int, default=10, help="random seeds (default 10)")
     sim.add_argument("--first-seed", type=int, default=0,
-                     help="first seed (default 0: the reported run; e.g. 10 for the development seeds)")
-    sim.add_argument("--batch", type=int, default=5, help="passages labelled per query (default 5)")
-    sim.add_argument("--folds", type=int, default=3, help="firm folds per seed (default 3)")
-    sim.add_argument("--measure", default="margin", choices=["margin", "entropy"], help="uncertainty measure")
+                     help="first seed (default 0: the reported run; e.g. 100 for development seeds)")
+    sim.add_argument("--batch", type=int, default=None, help="passages answered per batch (default 10; 5 with "
+                                                             "--thesis-refit)")
+    sim.add_argument("--thesis-refit", action="store_true",
+                     help="the older benchmark on the thesis passages (heads refitted after each batch)")
+    sim.add_argument("--folds", type=int, default=3, help="--thesis-refit: firm folds per seed (default 3)")
+    sim.add_argument("--measure", default="margin", choices=["margin", "entropy"],
+                     help="--thesis-refit: uncertainty measure")
     sim.add_argument("--also", nargs="*", default=[], choices=["distinct", "diverse"],
-                     help="replay these queue strategies too (e.g. the review page's default, diverse)")
+                     help="--thesis-refit: replay these queue strategies too")
     sim.add_argument("--boundary", default="balanced", choices=["balanced", "threshold"],
-                     help="uncertain around 0.5 of the balanced probability (default) or each code's threshold")
+                     help="--thesis-refit: uncertain around 0.5 of the balanced probability or each code's threshold")
     return p
 
 
@@ -121,7 +144,7 @@ def _round(args) -> int:
         from pipeline.review.learning_round import review_round
 
         result = review_round(args.out_dir, corpus=args.corpus, db=args.db, model_dir=args.model_dir,
-                              corpus_name=args.corpus_name)
+                              corpus_name=args.corpus_name, retrain=args.retrain, base_model=args.base_model)
     else:
         from flows.prefect_env import configure_offline
 
@@ -129,24 +152,39 @@ def _round(args) -> int:
         from flows.review_round import review_round as flow
 
         result = flow(str(args.out_dir), str(args.corpus) if args.corpus else None, args.db,
-                      str(args.model_dir) if args.model_dir else None, args.corpus_name)
-    print(f"trained {result['model_version']} on the thesis + {result['n_labels']} reviewed label(s) "
-          f"-> {result['model_dir']}; re-coded {result['passages']} passages; "
-          f"queue: {result['queued']} left, {result['reviewed']} reviewed")
+                      str(args.model_dir) if args.model_dir else None, args.corpus_name, args.retrain,
+                      str(args.base_model) if args.base_model else None)
+    how = "trained" if result["update"] == "retrain" else "adapted"
+    print(f"{how} {result['model_version']} on {result['n_labels']} reviewed label(s) -> {result['model_dir']}; "
+          f"re-coded {result['passages']} passages; queue: {result['queued']} left, {result['reviewed']} reviewed")
+    gain = result.get("held_back")
+    if gain:
+        print(f"agreement on held-back answers: {gain['kappa_before']:.2f} -> {gain['kappa_after']:.2f} "
+              f"(mean kappa, {gain['method']})")
     return 0
 
 
 def _simulate(args) -> int:
     from pipeline.outputs import write_json
-    from pipeline.review.simulate import SimSettings, simulate
 
-    settings = SimSettings(seeds=args.seeds, first_seed=args.first_seed, batch=args.batch, folds=args.folds,
-                           measure=args.measure, boundary=args.boundary, others=tuple(args.also))
-    result = simulate(settings, progress=lambda line: print(line, file=sys.stderr, flush=True))
-    summary = {k: result[k] for k in ("labels_total", "labels_to_95", "labels_to_95_of_mean_curve",
-                                      "labels_to_95_sustained", "all_labels_kappa",
-                                      "acceptance", "seconds")}
-    print(json.dumps(summary, indent=2))
+    if args.thesis_refit:
+        from pipeline.review.simulate import SimSettings, simulate
+
+        settings = SimSettings(seeds=args.seeds, first_seed=args.first_seed, batch=args.batch or 5, folds=args.folds,
+                               measure=args.measure, boundary=args.boundary, others=tuple(args.also))
+        result = simulate(settings, progress=lambda line: print(line, file=sys.stderr, flush=True))
+        keys = ("labels_total", "labels_to_95", "labels_to_95_of_mean_curve", "labels_to_95_sustained",
+                "all_labels_kappa", "acceptance", "seconds")
+    else:
+        from pipeline import paths
+        from pipeline.review.pool_simulation import DEFAULT_POOL, PoolSimSettings, simulate_pool
+
+        settings = PoolSimSettings(seeds=args.seeds, first_seed=args.first_seed, batch=args.batch or 10)
+        result = simulate_pool(args.pool or DEFAULT_POOL, args.model_dir or paths.DEFAULT_MODEL, settings,
+                               progress=lambda line: print(line, file=sys.stderr, flush=True))
+        keys = ("pool", "model_version", "labels_total", "start_kappa", "all_labels_kappa", "all_labels_gain",
+                "gain_after", "labels_to_95", "acceptance", "seconds")
+    print(json.dumps({k: result[k] for k in keys}, indent=2))
     if args.json:
         write_json(args.json, result)
     return 0

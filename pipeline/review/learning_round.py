@@ -1,19 +1,31 @@
-"""One learning round: export the reviewed labels, retrain, re-code, rebuild the queue.
+"""One learning round: export the reviewed labels, update the model, re-code, rebuild the queue.
+
+Two updates. The default, ``adapt_answers``, keeps the model that coded the corpus and fits an
+``AnswerAdapter`` on the answers: no encoder runs and nothing is retrained, so a round on a
+corpus of thousands of passages takes seconds (bench/review_round_bench.py). ``retrain``
+(``retrain=True``) refits every head on the thesis, the written corpus and the answers into a
+new model directory, for when the answers should become training data of a model that codes
+other corpora too.
 
 Plain functions; ``flows/review_round.py`` runs the same steps as Prefect tasks
 (``RoundSteps`` swapped for task-wrapped versions), like ``pipeline.batch.Steps``.
 """
 from __future__ import annotations
 
+import json
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
+import numpy as np
+
 from pipeline.batch import RunSummary, code_folder, finish_run
-from pipeline.coder import CoderSettings
+from pipeline.coder import CoderSettings, PassageCoder
+from pipeline.embed import load_encoder
 from pipeline.errors import IntcapError
 from pipeline.modeldir import load_model
 from pipeline.outputs import PassageWriter, read_codings, write_json
+from pipeline.records import Coding
 from pipeline.review.corpus import ReviewCorpus
 from pipeline.review.corpus import corpus_name as default_corpus_name
 from pipeline.review.queue import ReviewQueue, make_strategy
@@ -22,6 +34,11 @@ from pipeline.train import train_model
 
 LABELS_FILE = "review_labels.jsonl"
 QUEUE_FILE = "review_queue.json"
+#: the codings of the model itself, kept on the first adapted round so every round adapts from them
+BASE_FILE = "passages.base.jsonl"
+ADAPTATION_FILE = "review_adaptation.json"
+#: below this many answers the held-back gain is not estimated
+MIN_GAIN_ANSWERS = 10
 
 
 def export_labels(out_dir: Path, db: str | None = None, corpus_name: str | None = None) -> tuple[Path, int]:
@@ -94,11 +111,107 @@ def rebuild_queue(out_dir: Path, db: str | None = None, corpus_name: str | None 
     return result
 
 
+def _base_codings(out_dir: Path) -> list:
+    """The unadapted codings: passages.jsonl as ``intcap code`` wrote it, kept as BASE_FILE the
+    first time a round adapts it (a later ``intcap code`` into OUT_DIR replaces both)."""
+    import shutil
+
+    current = read_codings(out_dir)
+    base_path = out_dir / BASE_FILE
+    if any("+a" not in c.model_version for c in current) or not base_path.is_file():
+        shutil.copyfile(out_dir / "passages.jsonl", base_path)
+        return current
+    return [Coding.from_dict(json.loads(line)) for line in base_path.read_text(encoding="utf-8").splitlines() if line]
+
+
+def _base_manifest(out_dir: Path, version: str, base_model: Path | None) -> dict:
+    """The manifest of the model that coded OUT_DIR (its base rates shape the profiles)."""
+    from pipeline import paths
+    from pipeline.modeldir import read_manifest
+
+    candidates = [Path(base_model)] if base_model else [paths.DEFAULT_MODEL, *sorted((out_dir / "models").glob("round-*"))]
+    for directory in candidates:
+        if (directory / "manifest.json").is_file() and read_manifest(directory).get("version") == version:
+            return read_manifest(directory)
+    raise IntcapError(f"{out_dir}: coded by model {version}, which is not in {', '.join(map(str, candidates))}; "
+                      "give the model directory it was coded with (--base-model DIR), or retrain (--retrain)")
+
+
+def _answer_rows(labels: Path) -> dict[str, dict]:
+    return {str(r["id"]): r for r in (json.loads(x) for x in Path(labels).read_text(encoding="utf-8").splitlines()
+                                      if x.strip())}
+
+
+def adapt_answers(out_dir: Path, labels: Path, model_dir: Path, base_model: Path | None = None,
+                  params: dict | None = None) -> dict:
+    """Fit the AnswerAdapter on the answers, re-code OUT_DIR from the unadapted codings, write the
+    held-back gain (ADAPTATION_FILE) and the adapter (``model_dir``, hashed manifest)."""
+    from dataclasses import replace
+
+    from pipeline.modeldir import file_sha256
+    from pipeline.records import CODES, text_hash
+    from pipeline.review.adapter import AnswerAdapter, coder_thresholds, coding_presence, held_back_gain
+
+    out_dir, model_dir = Path(out_dir), Path(model_dir)
+    base = _base_codings(out_dir)
+    versions = sorted({c.model_version for c in base})
+    if len(versions) != 1:
+        raise IntcapError(f"{out_dir}: passages.jsonl mixes model versions {versions}; re-code the corpus with one "
+                          "model first (intcap code)")
+    manifest = _base_manifest(out_dir, versions[0], base_model)
+    answers = _answer_rows(labels)
+    rows = [i for i, c in enumerate(base) if c.passage.id in answers]
+    texts = [c.passage.text for c in base]
+    presence, thresholds = coding_presence(base), coder_thresholds(base)
+    y = np.array([[int(code in answers[base[i].passage.id]["codes"]) for code in CODES] for i in rows],
+                 dtype=int).reshape(-1, len(CODES))
+    params = params or {}
+    adapter = AnswerAdapter(**params).fit([texts[i] for i in rows], presence[rows], thresholds[rows], y,
+                                          corpus_texts=texts)
+    files = adapter.save(model_dir)
+    hashes = {f.name: file_sha256(f) for f in files}
+    version = f"{versions[0]}+a{text_hash(json.dumps(hashes, sort_keys=True))[:8]}"
+    write_json(model_dir / "manifest.json", {"format": "intcap-adapter.v1", "version": version,
+                                             "base_model_version": versions[0], "answers": len(rows),
+                                             "files": hashes})
+    z = adapter.decision_function(texts, presence, thresholds)
+    adapted = adapter.predict_proba(texts, presence, thresholds)
+    codings = []
+    for i, c in enumerate(base):
+        scores = {code: replace(c.codes[code], p=float(adapted[i, j])) for j, code in enumerate(CODES)
+                  if code in c.codes}
+        assigned = [code for j, code in enumerate(CODES) if code in c.codes and z[i, j] >= 0]
+        codings.append(replace(c, codes=scores, assigned=assigned, model_version=version,
+                               evidence={k: v for k, v in c.evidence.items() if k in assigned}))
+    info = {**manifest, "version": version}
+    summary = RunSummary(str(out_dir), version, transcripts=len({c.passage.source for c in base}))
+    writer = PassageWriter(out_dir)
+    try:
+        writer.write(codings)
+    except BaseException:
+        writer.close(failed=True)
+        raise
+    writer.close()
+    summary.passages = writer.count
+    # a coder that carries the manifest for profiles and run.json; it codes nothing (encoders load lazily)
+    finish_run(out_dir, PassageCoder(load_encoder(manifest["encoder"]), version=version, info=info), codings, summary)
+    gain = held_back_gain([texts[i] for i in rows], presence[rows], thresholds[rows], y,
+                          [base[i].passage.source for i in rows], texts, min_answers=MIN_GAIN_ANSWERS, **params)
+    import datetime as dt
+
+    write_json(out_dir / ADAPTATION_FILE, {
+        "format": "intcap-review-adaptation.v1", "base_model_version": versions[0], "model_version": version,
+        "answers": len(rows), "min_answers": MIN_GAIN_ANSWERS,
+        "created": dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds"), "held_back": gain})
+    return {"model_version": version, "passages": writer.count, "answers": len(rows), "held_back": gain}
+
+
 @dataclass
 class RoundSteps:
     """The stage functions of a round; the Prefect flow swaps in task-wrapped versions."""
 
     export: Callable = export_labels
+    adapt: Callable = adapt_answers
     train: Callable = retrain
     recode: Callable = recode
     queue: Callable = rebuild_queue
@@ -106,8 +219,8 @@ class RoundSteps:
 
 def review_round(out_dir: Path, *, corpus: Path | None = None, db: str | None = None, model_dir: Path | None = None,
                  corpus_name: str | None = None, settings: CoderSettings | None = None,
-                 steps: RoundSteps | None = None) -> dict:
-    """Export -> retrain -> re-code -> rebuild the queue; returns what each step produced."""
+                 steps: RoundSteps | None = None, retrain: bool = False, base_model: Path | None = None) -> dict:
+    """Export -> adapt (or retrain, then re-code) -> rebuild the queue; returns what each step produced."""
     steps = steps or RoundSteps()
     out_dir = Path(out_dir)
     corpus_name = corpus_name or default_corpus_name(out_dir)
@@ -116,8 +229,17 @@ def review_round(out_dir: Path, *, corpus: Path | None = None, db: str | None = 
         raise IntcapError(f"no reviewed labels for {corpus_name!r} in the label store; expected at least one answer. "
                           f"Review some passages first: intcap review serve {out_dir}")
     model_dir = Path(model_dir) if model_dir else next_model_dir(out_dir)
-    version = steps.train(model_dir, labels, settings)
-    summary = steps.recode(out_dir, model_dir, corpus)
+    gain = None
+    if retrain:
+        version = steps.train(model_dir, labels, settings)
+        summary = steps.recode(out_dir, model_dir, corpus)
+    else:
+        if corpus is not None:
+            raise IntcapError("--corpus re-ingests transcripts, which only a retrain needs; the fast round re-codes "
+                              "the passages in OUT_DIR (drop --corpus, or add --retrain)")
+        summary = steps.adapt(out_dir, labels, model_dir, base_model)
+        version, gain = summary["model_version"], summary["held_back"]
     queue = steps.queue(out_dir, db, corpus_name)
     return {"labels": str(labels), "n_labels": n_labels, "model_dir": str(model_dir), "model_version": version,
+            "update": "retrain" if retrain else "adapt", "held_back": gain,
             "passages": summary["passages"], "queued": queue["queued"], "reviewed": queue["reviewed"]}
