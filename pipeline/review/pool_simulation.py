@@ -158,7 +158,9 @@ def prepare_pool(pool: Path = DEFAULT_POOL, model_dir: Path = paths.DEFAULT_MODE
     arrays = {"T": vocab.transform_texts(texts), "o": offsets(presence, thresholds), "Y": label_matrices(examples)[0],
               "presence": presence, "thresholds": thresholds, "vectors": tfidf_vectors(texts),
               "vocabulary": vocab.vocabulary_, "idf": vocab.idf_}
-    return PoolData(str(pool), version, np.array([e.company for e in examples]), arrays,
+    shown = Path(pool).resolve()
+    shown = shown.relative_to(paths.ROOT) if shown.is_relative_to(paths.ROOT) else shown
+    return PoolData(str(shown), version, np.array([e.company for e in examples]), arrays,
                     time.perf_counter() - t0)
 
 
