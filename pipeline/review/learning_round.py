@@ -63,23 +63,29 @@ def retrain(model_dir: Path, labels: Path, settings: CoderSettings | None = None
     return train_model(Path(model_dir), extra=[Path(labels)], settings=settings)
 
 
-def recode_stored(out_dir: Path, model_dir: Path) -> dict:
-    """Re-code the passages already in OUT_DIR/passages.jsonl with a new model (no re-ingest)."""
-    out_dir = Path(out_dir)
-    coder = load_model(Path(model_dir))
-    passages = [c.passage for c in read_codings(out_dir)]
-    summary = RunSummary(str(out_dir), coder.version, transcripts=len({p.source for p in passages}))
+def rewrite_results(out_dir: Path, coder: PassageCoder, make_codings: Callable[[], list]) -> dict:
+    """Write the codings ``make_codings`` returns over OUT_DIR's passages, profiles, report and run.json;
+    on any failure the earlier results stay as they were."""
     writer = PassageWriter(out_dir)
     try:
-        codings = coder.code(passages)
+        codings = make_codings()
         writer.write(codings)
     except BaseException:
         writer.close(failed=True)
         raise
     writer.close()
-    summary.passages = writer.count
+    summary = RunSummary(str(out_dir), coder.version, transcripts=len({c.passage.source for c in codings}),
+                         passages=writer.count)
     finish_run(out_dir, coder, codings, summary)
     return vars(summary)
+
+
+def recode_stored(out_dir: Path, model_dir: Path) -> dict:
+    """Re-code the passages already in OUT_DIR/passages.jsonl with a new model (no re-ingest)."""
+    out_dir = Path(out_dir)
+    coder = load_model(Path(model_dir))
+    passages = [c.passage for c in read_codings(out_dir)]
+    return rewrite_results(out_dir, coder, lambda: coder.code(passages))
 
 
 def recode(out_dir: Path, model_dir: Path, corpus: Path | None = None) -> dict:
@@ -183,18 +189,9 @@ def adapt_answers(out_dir: Path, labels: Path, model_dir: Path, base_model: Path
         assigned = [code for j, code in enumerate(CODES) if code in c.codes and z[i, j] >= 0]
         codings.append(replace(c, codes=scores, assigned=assigned, model_version=version,
                                evidence={k: v for k, v in c.evidence.items() if k in assigned}))
-    info = {**manifest, "version": version}
-    summary = RunSummary(str(out_dir), version, transcripts=len({c.passage.source for c in base}))
-    writer = PassageWriter(out_dir)
-    try:
-        writer.write(codings)
-    except BaseException:
-        writer.close(failed=True)
-        raise
-    writer.close()
-    summary.passages = writer.count
     # a coder that carries the manifest for profiles and run.json; it codes nothing (encoders load lazily)
-    finish_run(out_dir, PassageCoder(load_encoder(manifest["encoder"]), version=version, info=info), codings, summary)
+    carrier = PassageCoder(load_encoder(manifest["encoder"]), version=version, info={**manifest, "version": version})
+    summary = rewrite_results(out_dir, carrier, lambda: codings)
     gain = held_back_gain([texts[i] for i in rows], presence[rows], thresholds[rows], y,
                           [base[i].passage.source for i in rows], texts, min_answers=MIN_GAIN_ANSWERS, **params)
     import datetime as dt
@@ -203,7 +200,7 @@ def adapt_answers(out_dir: Path, labels: Path, model_dir: Path, base_model: Path
         "format": "intcap-review-adaptation.v1", "base_model_version": versions[0], "model_version": version,
         "answers": len(rows), "min_answers": MIN_GAIN_ANSWERS,
         "created": dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds"), "held_back": gain})
-    return {"model_version": version, "passages": writer.count, "answers": len(rows), "held_back": gain}
+    return {"model_version": version, "passages": summary["passages"], "answers": len(rows), "held_back": gain}
 
 
 @dataclass
