@@ -88,20 +88,17 @@ class CodeHeads(BaseEstimator):
         self.valence_tfidf = valence_tfidf
 
     # -- fitting -------------------------------------------------------------------------
-    def _fit_presence(self, X, texts, y, w):
-        """One code's presence models on a training subset: (dense head, tfidf (vec, head) or None)."""
+    def _fit_presence(self, X, T, y, w):
+        """One code's presence models on a training subset: (dense head, TF-IDF head or None);
+        ``T`` is the subset's TF-IDF matrix (None = no TF-IDF head)."""
         dense = _logreg(self.C, self.balanced).fit(X, y, sample_weight=w)
-        sparse = None
-        if self.tfidf_weight > 0 and texts is not None:
-            vec = _tfidf().fit(texts)
-            sparse = (vec, _logreg(1.0, self.balanced).fit(vec.transform(texts), y, sample_weight=w))
+        sparse = _logreg(1.0, self.balanced).fit(T, y, sample_weight=w) if T is not None else None
         return dense, sparse
 
-    def _fused(self, dense, sparse, X, texts) -> np.ndarray:
+    def _fused(self, dense, sparse, X, T) -> np.ndarray:
         p = dense.predict_proba(X)[:, 1]
         if sparse is not None:
-            vec, head = sparse
-            p = (p + self.tfidf_weight * head.predict_proba(vec.transform(texts))[:, 1]) / (1 + self.tfidf_weight)
+            p = (p + self.tfidf_weight * sparse.predict_proba(T)[:, 1]) / (1 + self.tfidf_weight)
         return p
 
     def fit(self, X: np.ndarray, presence: np.ndarray, valence: np.ndarray, groups: np.ndarray | None = None,
@@ -136,6 +133,9 @@ class CodeHeads(BaseEstimator):
                 self.valence_tfidf_intercept_ = np.zeros((len(CODES), len(VALENCES)))
         n_folds = min(self.threshold_folds, len(np.unique(groups)))
         splits = list(GroupKFold(n_splits=n_folds).split(X, groups=groups)) if n_folds >= 2 else []
+        # each threshold fold's TF-IDF (vocabulary from its training part) serves all four codes:
+        # the vectoriser does not depend on the labels, and refitting it per code was a third of fit()
+        fold_tfidf = [_fold_tfidf(texts, tr, te) if use_tfidf else (None, None) for tr, te in splits]
         for j in range(len(CODES)):
             y = presence[:, j].astype(int)
             if y.min() == y.max():  # a code never (or always) seen: constant
@@ -148,12 +148,11 @@ class CodeHeads(BaseEstimator):
                 self.tfidf_coef_[j], self.tfidf_intercept_[j] = sh.coef_[0], sh.intercept_[0]
             if splits:
                 oof = np.full(len(y), np.nan)
-                for tr, te in splits:
+                for (tr, te), (T_tr, T_te) in zip(splits, fold_tfidf):
                     if y[tr].min() == y[tr].max():
                         continue
-                    dense, sparse = self._fit_presence(X[tr], [texts[i] for i in tr] if use_tfidf else None, y[tr],
-                                                       w[tr])
-                    oof[te] = self._fused(dense, sparse, X[te], [texts[i] for i in te] if use_tfidf else None)
+                    dense, sparse = self._fit_presence(X[tr], T_tr, y[tr], w[tr])
+                    oof[te] = self._fused(dense, sparse, X[te], T_te)
                 ok = ~np.isnan(oof)
                 if ok.any() and y[ok].min() != y[ok].max():  # tiny sets: every inner split constant
                     self.thresholds_[j] = best_threshold(y[ok], oof[ok])
@@ -271,6 +270,12 @@ class CodeHeads(BaseEstimator):
                 if a in data.files:
                     setattr(heads, a, data[a].astype(np.float64))
         return heads
+
+
+def _fold_tfidf(texts: list[str], train: np.ndarray, test: np.ndarray):
+    """(TF-IDF of the training texts, of the test texts), vocabulary fitted on the training part."""
+    vec = _tfidf()
+    return vec.fit_transform([texts[i] for i in train]), vec.transform([texts[i] for i in test])
 
 
 def _multiclass(head: LogisticRegression) -> tuple[np.ndarray, np.ndarray]:
