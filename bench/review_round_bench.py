@@ -36,7 +36,7 @@ def build_results_folder(out: Path, n: int) -> list:
     from pipeline.records import Passage
 
     rows = corpus.examples(corpus.training_rows())[:n]
-    coder = load_model(paths.DEFAULT_MODEL, cache_path=ROOT / ".cache" / "embeddings.sqlite")
+    coder = load_model(paths.DEFAULT_MODEL, cache_path=paths.embedding_cache())
     passages, start = [], 0
     for i, e in enumerate(rows):
         if i % 5 == 0:

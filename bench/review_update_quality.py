@@ -31,6 +31,7 @@ def main(argv=None) -> int:
     from pipeline.review.adapter import AnswerAdapter, coder_thresholds, coding_presence, mean_kappa, offsets
     from pipeline.review.pool_simulation import DEFAULT_POOL, load_pool, prepare_pool
     from pipeline.modeldir import load_model
+    from pipeline import paths
     from pipeline.train import train_model
 
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
@@ -69,7 +70,7 @@ def main(argv=None) -> int:
             t = time.perf_counter()
             train_model(Path(tmp) / "model", extra=[labels])
             train_s = time.perf_counter() - t
-            coder = load_model(Path(tmp) / "model", cache_path=ROOT / ".cache" / "embeddings.sqlite")
+            coder = load_model(Path(tmp) / "model", cache_path=paths.embedding_cache())
             codings = coder.code([Passage(ids[i], by_id[ids[i]].company, ids[i], 0, len(by_id[ids[i]].text),
                                           by_id[ids[i]].text) for i in test])
         o = offsets(coding_presence(codings), coder_thresholds(codings))

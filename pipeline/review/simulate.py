@@ -202,7 +202,7 @@ def thesis_data(encoder: str) -> tuple[np.ndarray, np.ndarray, np.ndarray, list[
     from pipeline.embed import CachedEncoder, EmbeddingCache, load_encoder
 
     examples = load_examples(paths.CODED_PASSAGES)
-    encoder = CachedEncoder(load_encoder(encoder), EmbeddingCache(paths.ROOT / ".cache" / "embeddings.sqlite"))
+    encoder = CachedEncoder(load_encoder(encoder), EmbeddingCache(paths.embedding_cache()))
     f = PassageCoder(encoder, settings=CoderSettings(encoder=encoder.name)).features(
         [e.text for e in examples], [e.company for e in examples])
     presence, _ = label_matrices(examples)
