@@ -105,6 +105,9 @@ def test_fast_round_adapts_recodes_and_requeues(coded):
     gain = json.loads((out / ADAPTATION_FILE).read_text())
     assert gain["answers"] == 12 and gain["held_back"]["answers"] == 12
     assert -1 <= gain["held_back"]["kappa_before"] <= 1 and -1 <= gain["held_back"]["kappa_after"] <= 1
+    from pipeline.review.gain import read_gain
+
+    assert read_gain(out)["held_back"] == gain["held_back"]  # what the review page shows
     _queue_skips_reviewed(out, result, flipped, len(after))
 
     # the next round adapts the model's own codings again, not the adapted ones: same answers, same result
