@@ -3,8 +3,22 @@
 
 A local cluster runs one single-threaded worker process per core asked for, and
 gives each worker's torch an equal share of the machine's cores
-(``INTCAP_TORCH_THREADS``), so N workers do not fight over the same cores. On an
-existing cluster the workers' environment decides (see docs/SCHEDULING.md).
+(``INTCAP_TORCH_THREADS``, unless that is set already), so N workers do not fight over
+the same cores. On an existing cluster the workers' environment decides (see
+docs/SCHEDULING.md). The refresh sizes its batches for the cluster's workers
+(:func:`dask_workers`; ``pipeline.batch.guided_groups``).
+
+Dask's nanny starts workers with ``MALLOC_TRIM_THRESHOLD_=65536``; setting it turns off
+glibc's dynamic mmap threshold, so every activation tensor torch allocates is a fresh
+mmap and its page faults: the same encoding took 2.3 s of CPU in such a worker against
+1.85 s in a plain process (and 1.86 s in a worker started without it). Local clusters
+start their workers without it, and without Dask's statistical profiler (a stack sample
+every 10 ms that only the dashboard, off here, would show): :func:`local_worker_config`;
+for a team cluster docs/SCHEDULING.md shows the Dask config file that does the same.
+
+Before the first batch is sent, every worker loads the coder (and imports what a Prefect
+task needs) once, all at the same time (:func:`warm_workers`): the model is never shipped,
+and no batch waits for a load (a worker joining later warms up as it joins).
 """
 from __future__ import annotations
 
@@ -14,13 +28,30 @@ import os
 from pipeline.errors import IntcapError
 from pipeline.refresh import THREADS_ENV
 
+TRIM_ENV = "MALLOC_TRIM_THRESHOLD_"
+#: what Dask's nannies set it to (distributed.nanny.pre-spawn-environ)
+DASK_TRIM_VALUE = "65536"
+
 
 def worker_env(workers: int, torch_threads: int | None = None) -> dict[str, str]:
-    threads = torch_threads or max(1, (os.cpu_count() or 1) // max(workers, 1))
+    """The environment of a local cluster's workers: torch (and OpenMP/MKL) threads per worker are
+    ``torch_threads``, else ``INTCAP_TORCH_THREADS`` if set, else an equal share of the cores."""
+    threads = torch_threads or _int(os.environ.get(THREADS_ENV)) or max(1, (os.cpu_count() or 1) // max(workers, 1))
     return {
         THREADS_ENV: str(threads), "OMP_NUM_THREADS": str(threads), "MKL_NUM_THREADS": str(threads),
         "TOKENIZERS_PARALLELISM": "false", "HF_HUB_OFFLINE": "1", "TRANSFORMERS_OFFLINE": "1",
     }
+
+
+def local_worker_config() -> None:
+    """Workers this process's nannies start from now on keep glibc's malloc defaults and run no
+    profiler (see above)."""
+    import dask
+
+    dask.config.set({"distributed.nanny.pre-spawn-environ.MALLOC_TRIM_THRESHOLD_": None,
+                     "distributed.worker.profile.enabled": False})
+    if os.environ.get(TRIM_ENV) == DASK_TRIM_VALUE:  # an earlier nanny of this process put it here
+        del os.environ[TRIM_ENV]
 
 
 def task_runner(workers: int | None = None, dask_address: str | None = None, *, torch_threads: int | None = None):
@@ -39,6 +70,7 @@ def task_runner(workers: int | None = None, dask_address: str | None = None, *, 
         from prefect_dask import DaskTaskRunner
 
         logging.getLogger("distributed").setLevel(logging.ERROR)  # the cluster's chatter is not ours to show
+        local_worker_config()
         return DaskTaskRunner(cluster_kwargs={
             "n_workers": workers, "threads_per_worker": 1, "processes": True, "dashboard_address": None,
             "silence_logs": logging.ERROR,
@@ -47,6 +79,53 @@ def task_runner(workers: int | None = None, dask_address: str | None = None, *, 
     from prefect.task_runners import ThreadPoolTaskRunner
 
     return ThreadPoolTaskRunner(max_workers=1)
+
+
+def _int(value: str | None) -> int | None:
+    try:
+        return max(1, int(value)) if value else None
+    except ValueError:
+        raise IntcapError(f"{THREADS_ENV}={value!r}: expected a number of threads") from None
+
+
+def dask_workers(runner) -> int | None:
+    """How many batches a Dask task runner codes at once; None for a runner that is not Dask."""
+    return parallelism(runner) if type(runner).__name__ == "DaskTaskRunner" else None
+
+
+class WarmCoder:
+    """A Dask worker plugin: load this run's coder in the worker, once, as the plugin is added
+    (and as workers join later), off the worker's event loop."""
+
+    name = "intcap-warm-coder"
+    idempotent = False
+
+    def __init__(self, model_dir: str, version: str):
+        self.model_dir, self.version = model_dir, version
+
+    async def setup(self, worker) -> None:
+        import asyncio
+
+        await asyncio.get_running_loop().run_in_executor(None, self.warm)
+
+    def warm(self) -> None:
+        try:
+            import prefect.task_engine  # noqa: F401 - what the first coding task would import (seconds)
+
+            from pipeline.batch import warm_up
+            from pipeline.refresh import worker_coder
+
+            warm_up(worker_coder(self.model_dir, self.version).encoder)  # weights, tokenizer, sentencizer
+        except Exception:  # noqa: BLE001 - the first batch meets the same problem and reports it by file
+            logging.getLogger(__name__).warning("warming up the coder failed", exc_info=True)
+
+
+def warm_workers(runner, model_dir: str, version: str) -> None:
+    """Load the coder on every worker of a Dask runner now, in parallel (see :class:`WarmCoder`)."""
+    from distributed.diagnostics.plugin import WorkerPlugin
+
+    plugin = type("WarmCoderPlugin", (WarmCoder, WorkerPlugin), {})(model_dir, version)
+    runner.client.register_plugin(plugin)
 
 
 def parallelism(runner) -> int:

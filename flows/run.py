@@ -61,7 +61,7 @@ def run_coding(corpus: Path, out_dir: Path, model_dir: Path, *, batch_size: int 
 
 
 def run_refresh(corpus: Path, *, db: str | None = None, out_dir: Path | None = None, model_dir: Path,
-                workers: int | None = None, dask_address: str | None = None, batch_size: int = DEFAULT_BATCH_SIZE,
+                workers: int | None = None, dask_address: str | None = None, batch_size: int | None = None,
                 interviewer: str | None = None, use_prefect: bool = True, debug: bool = False) -> dict:
     """What ``intcap refresh`` runs: the Prefect flow (optionally on Dask), or the plain loop."""
     if not Path(corpus).is_dir():

@@ -15,7 +15,6 @@ from pathlib import Path
 
 from pipeline import paths
 from pipeline.errors import IntcapError
-from pipeline.refresh import DEFAULT_BATCH_SIZE
 from pipeline.store import resolve_url
 
 POOL = "intcap"
@@ -81,7 +80,7 @@ def ensure_pool(client, pool: str) -> None:
 
 def schedule_refresh(corpus: Path, cron: str, *, db: str | None = None, out_dir: Path | None = None,
                      model_dir: Path = paths.DEFAULT_MODEL, workers: int | None = None,
-                     dask_address: str | None = None, batch_size: int = DEFAULT_BATCH_SIZE,
+                     dask_address: str | None = None, batch_size: int | None = None,
                      api_url: str | None = None, pool: str = POOL, name: str | None = None,
                      timezone: str | None = None, interviewer: str | None = None) -> dict:
     """Register (or update) the deployment; returns its id, full name, pool and parameters.

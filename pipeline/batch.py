@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import datetime as dt
 import sys
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -27,6 +27,12 @@ if TYPE_CHECKING:  # the model's modules import scikit-learn (seconds): checks b
     from pipeline.embed import Encoder
 
 DEFAULT_BATCH_SIZE = 16
+#: guided batches (below) for parallel workers: the smallest and the largest batch, in bytes of
+#: transcript files. A batch costs about 0.1-0.2 s of Prefect/Dask bookkeeping (measured in
+#: bench/dask_bench.py); 24 kB is about 2 s of coding on one core, 1 MB bounds the memory a batch
+#: in flight takes (in the flow process and on its worker).
+GUIDED_MIN_BYTES = 24_000
+GUIDED_MAX_BYTES = 1_000_000
 
 
 @dataclass
@@ -63,6 +69,33 @@ def speaker_roles(transcripts: Iterable[Transcript]) -> list[dict]:
 def batched(items: list, size: int) -> Iterator[list]:
     for i in range(0, len(items), size):
         yield items[i:i + size]
+
+
+def guided_groups(sizes: Sequence[int], workers: int, *, factor: int = 2, min_size: int = GUIDED_MIN_BYTES,
+                  max_size: int = GUIDED_MAX_BYTES) -> list[int]:
+    """Cut items (files, in their order) into consecutive batches for ``workers`` parallel coders;
+    returns the number of items in each batch.
+
+    Guided scheduling by size: each batch takes about ``1/(factor x workers)`` of what is left
+    (``sizes``, e.g. bytes), within ``[min_size, max_size]``, so the first batches are large (few
+    batches, little per-batch cost) and the last ones small (the workers finish together). An item
+    larger than its batch's share is a batch of its own.
+    """
+    if workers < 1 or factor < 1:
+        raise ValueError(f"workers and factor must be at least 1 (got {workers}, {factor})")
+    remaining = sum(sizes)
+    groups: list[int] = []
+    i = 0
+    while i < len(sizes):
+        target = min(max_size, max(min_size, remaining / (factor * workers)))
+        n, got = 1, sizes[i]
+        while i + n < len(sizes) and got + sizes[i + n] <= target:
+            got += sizes[i + n]
+            n += 1
+        groups.append(n)
+        i += n
+        remaining -= got
+    return groups
 
 
 def corpus_manifest(root: Path) -> dict[str, ManifestEntry]:

@@ -23,12 +23,14 @@ import heapq
 import json
 import os
 import threading
+import time
 from collections import Counter
 from collections.abc import Callable, Iterable, Iterator
+from itertools import accumulate
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from pipeline.batch import DEFAULT_BATCH_SIZE, speaker_roles
+from pipeline.batch import DEFAULT_BATCH_SIZE, guided_groups, speaker_roles
 from pipeline.errors import IngestError, IntcapError, ListedButMissing, ModelError
 from pipeline.ingest import MANIFEST_NAME, ManifestEntry, discover, load_manifest, read_source
 from pipeline.ingest.registry import read_bytes
@@ -49,6 +51,8 @@ class FileJob:
     fingerprint: str
     action: str
     entry: ManifestEntry | None = None
+    #: bytes of the file (what guided batches balance)
+    size: int = 0
 
 
 @dataclass
@@ -119,7 +123,8 @@ def plan_refresh(corpus: Path, store: Store, model_version: str, interviewer: st
             continue
         entry = manifest.get(name)
         try:
-            fp = fingerprint(read_bytes(path), entry, interviewer)
+            data = read_bytes(path)
+            fp = fingerprint(data, entry, interviewer)
         except IngestError as error:
             store.record_failure(run_id, name, error.problem)
             continue
@@ -132,7 +137,7 @@ def plan_refresh(corpus: Path, store: Store, model_version: str, interviewer: st
             action = RECODED
         else:
             continue
-        plan.jobs.append(FileJob(str(path), name, fp, action, entry))
+        plan.jobs.append(FileJob(str(path), name, fp, action, entry, len(data)))
     plan.removed = sorted(n for n, s in known.items() if s.status == "active" and n not in seen and n not in done)
     return plan
 
@@ -195,9 +200,11 @@ def code_transcripts(model_dir: str, version: str, items: list[tuple[str, list[T
     """Segment and code a batch of files' transcripts with this process's model.
 
     ``items`` are (file name, transcripts); returns {"results": [(name, codings per
-    transcript, problem)], "pid": ..., "loads": ...}. A batch that fails is retried
-    file by file, so one bad file fails alone, with its problem recorded.
+    transcript, problem)], "pid": ..., "loads": ..., "seconds": ...} (the time this call took,
+    model load included). A batch that fails is retried file by file, so one bad file fails
+    alone, with its problem recorded.
     """
+    started = time.perf_counter()
     coder = worker_coder(model_dir, version)
     try:
         results = _code_items(coder, items)
@@ -209,7 +216,8 @@ def code_transcripts(model_dir: str, version: str, items: list[tuple[str, list[T
             except Exception as exc:  # noqa: BLE001
                 results.append((item[0], [], f"coding failed: {type(exc).__name__}: {exc}"))
     key = (str(Path(model_dir).resolve()), version)
-    return {"results": results, "pid": os.getpid(), "loads": model_loads[key]}
+    return {"results": results, "pid": os.getpid(), "loads": model_loads[key],
+            "seconds": time.perf_counter() - started}
 
 
 class InlineExecutor:
@@ -300,34 +308,44 @@ def profile_row(profile: Profile) -> dict:
 # -- the whole refresh --------------------------------------------------------------------------
 
 
-def read_batches(plan: Plan, store: Store, pending: dict, batch_size: int,
-                 max_passages: int = 2000) -> Iterator[list[tuple[str, list[Transcript]]]]:
-    """Read the files to code, ``batch_size`` at a time; a file that cannot be read is recorded as failed."""
+def read_batches(plan: Plan, store: Store, pending: dict, batch_size: int | None,
+                 max_passages: int = 2000, workers: int | None = None) -> Iterator[list[tuple[str, list[Transcript]]]]:
+    """Read the files to code, a batch at a time; a file that cannot be read is recorded as failed.
+
+    A batch is ``batch_size`` files; with ``batch_size`` None and ``workers`` parallel coders, batches
+    are guided by file size (:func:`pipeline.batch.guided_groups`), else ``DEFAULT_BATCH_SIZE`` files.
+    """
+    cuts = set(accumulate(guided_groups([job.size for job in plan.jobs], workers))) \
+        if batch_size is None and workers else None
+    batch_size = batch_size or DEFAULT_BATCH_SIZE
     batch: list[tuple[str, list[Transcript]]] = []
     size = 0
-    for job in plan.jobs:
+    for i, job in enumerate(plan.jobs, 1):
         try:
             ts = read_source(Path(job.path), job.entry, root=plan.root, interviewer=plan.interviewer)
         except IngestError as error:
             store.record_failure(plan.run_id, job.name, error.problem)
-            continue
-        pending[job.name] = (job, ts)
-        batch.append((job.name, ts))
-        size += sum(len(t.turns) for t in ts)
-        if len(batch) >= batch_size or size >= max_passages:
+            ts = None
+        if ts is not None:
+            pending[job.name] = (job, ts)
+            batch.append((job.name, ts))
+            size += sum(len(t.turns) for t in ts)
+        full = i in cuts if cuts is not None else len(batch) >= batch_size
+        if batch and (full or size >= max_passages):
             yield batch
             batch, size = [], 0
     if batch:
         yield batch
 
 
-def refresh(corpus: Path, store: Store, model_dir: Path, *, batch_size: int = DEFAULT_BATCH_SIZE,
+def refresh(corpus: Path, store: Store, model_dir: Path, *, batch_size: int | None = None,
             executor=None, out_dir: Path | None = None, on_commit: Callable[[str], None] | None = None,
             interviewer: str | None = None) -> dict:
     """Bring the store up to date with ``corpus``; returns the run summary (see :func:`summary`).
 
     ``interviewer`` names the interviewer speaker ("A; B") where a manifest row names none;
-    changing it re-codes those files.
+    changing it re-codes those files. ``batch_size`` None: batches guided by file size when the
+    executor codes on several workers (its ``workers``), else ``DEFAULT_BATCH_SIZE`` files.
     """
     manifest = read_manifest(Path(model_dir))
     version = manifest["version"]
@@ -335,9 +353,11 @@ def refresh(corpus: Path, store: Store, model_dir: Path, *, batch_size: int = DE
     plan = plan_refresh(Path(corpus), store, version, interviewer)
     roles: list[dict] = []
     pending: dict[str, tuple[FileJob, list[Transcript]]] = {}
-    batches = read_batches(plan, store, pending, batch_size)
+    batches = read_batches(plan, store, pending, batch_size, workers=getattr(executor, "workers", None))
     loads: dict[int, int] = {}
+    n_batches = 0
     for coded in executor.map(str(Path(model_dir).resolve()), version, batches):
+        n_batches += 1
         loads[coded["pid"]] = max(loads.get(coded["pid"], 0), coded["loads"])
         for name, per_transcript, problem in coded["results"]:
             job, ts = pending.pop(name)
@@ -359,6 +379,8 @@ def refresh(corpus: Path, store: Store, model_dir: Path, *, batch_size: int = DE
     result["speaker_roles"] = roles
     #: worker process id -> times it loaded the model (1 each: loaded once per worker, not per task)
     result["model_loads"] = {str(pid): n for pid, n in sorted(loads.items())}
+    #: coding batches (tasks, on Dask) this run sent
+    result["batches"] = n_batches
     if out_dir is not None:
         write_outputs(store, Path(out_dir), run, profiles, result)
         result["out_dir"] = str(out_dir)

@@ -32,7 +32,8 @@ def add_parser(sub):
                        help="code on a local Dask cluster of N worker processes")
     scale.add_argument("--dask-address", default=None, metavar="tcp://HOST:PORT",
                        help="code on an existing Dask cluster (see docs/SCHEDULING.md)")
-    p.add_argument("--batch-size", type=int, default=16, help="files per coding batch (default 16)")
+    p.add_argument("--batch-size", type=int, default=None,
+                   help="files per coding batch (default: 16; on Dask, batches sized to the workers by file size)")
     p.add_argument("--no-prefect", action="store_true", help="run without a Prefect flow (no --workers)")
     return p
 
