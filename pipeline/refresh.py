@@ -9,8 +9,8 @@
    function (:func:`code_transcripts`) through an *executor*: inline here, Prefect
    tasks on a Dask cluster in ``flows/refresh_corpus.py``. Each worker process loads
    the model once (:func:`worker_coder`).
-3. **commit**: every file's passages are written with its file record in one
-   transaction as its batch comes back, so memory holds a few batches at most and
+3. **commit**: each batch's files are written with their file records in one
+   transaction as the batch comes back, so memory holds a few batches at most and
    a killed refresh resumes where it stopped (the unfinished run is taken up again).
 4. **finish**: profiles are aggregated from the store in one streaming pass
    (:class:`ProfileAggregator`, identical to :func:`pipeline.profile.build_profiles`),
@@ -359,13 +359,14 @@ def refresh(corpus: Path, store: Store, model_dir: Path, *, batch_size: int | No
     for coded in executor.map(str(Path(model_dir).resolve()), version, batches):
         n_batches += 1
         loads[coded["pid"]] = max(loads.get(coded["pid"], 0), coded["loads"])
-        for name, per_transcript, problem in coded["results"]:
-            job, ts = pending.pop(name)
+        done = [(name, *pending.pop(name), per_transcript, problem) for name, per_transcript, problem in coded["results"]]
+        # the batch's coded files in one transaction (Store.commit_files), then its failures
+        store.commit_files(plan.run_id, version, [(name, job.fingerprint, job.action, list(zip(ts, per)))
+                                                  for name, job, ts, per, problem in done if not problem])
+        for name, job, ts, per, problem in done:
             if problem:
                 store.record_failure(plan.run_id, name, problem)
             else:
-                store.commit_file(plan.run_id, name, job.fingerprint, job.action, version,
-                                  list(zip(ts, per_transcript)))
                 roles += speaker_roles(ts)
             if on_commit:
                 on_commit(name)

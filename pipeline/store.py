@@ -16,8 +16,9 @@ team: ``postgresql+psycopg://user@host/intcap``). The schema:
 ``profiles``     every company's profile as of each run (the history).
 
 A file's passages, its transcripts, its source row and its run record are written
-in ONE transaction (:meth:`Store.commit_file`), so the database is consistent at
-every instant: a refresh killed halfway resumes with the files it had finished.
+in ONE transaction (:meth:`Store.commit_file`; a coding batch's files together:
+:meth:`Store.commit_files`), so the database is consistent at every instant: a refresh
+killed halfway resumes with the files it had finished.
 Unique constraints (source path; run + path; run + company; transcript + passage
 number) and upserts mean a re-run never duplicates anything.
 """
@@ -378,32 +379,79 @@ class Store:
 
         Returns the number of passages written.
         """
-        n = 0
+        return self.commit_files(run_id, model_version, [(path, fingerprint, action, coded)])[0]
+
+    def commit_files(self, run_id: int, model_version: str,
+                     files: list[tuple[str, str, str, list[tuple[Transcript, list[Coding]]]]]) -> list[int]:
+        """:meth:`commit_file` for several files (path, fingerprint, action, coded) in ONE transaction
+        (all of them or none) and a few bulk statements rather than six per file: what a coding batch
+        brings back. Committing 2,000 one-passage files one by one took 1.9 ms each (profiled), about
+        half of a refresh's own work besides coding. Returns the passages written per file.
+        """
+        if not files:
+            return []
         with self.transaction() as conn:
-            src = conn.execute(sa.select(sources.c.id).where(sources.c.path == path)).first()
-            if src is None:
-                source_id = conn.execute(sources.insert().values(
-                    path=path, fingerprint=fingerprint, model_version=model_version, status="active",
-                    coded_run=run_id)).inserted_primary_key[0]
-            else:
-                source_id = src.id
-                self._delete_contents(conn, source_id)
-                conn.execute(sources.update().where(sources.c.id == source_id).values(
-                    fingerprint=fingerprint, model_version=model_version, status="active", coded_run=run_id,
-                    removed_run=None))
-            for idx, (transcript, codings) in enumerate(coded):
-                tid = conn.execute(transcripts.insert().values(
-                    source_id=source_id, idx=idx, source=transcript.source, company=transcript.company,
-                    content_hash=transcript.content_hash, format=transcript.format,
-                    interviewee=transcript.interviewee, date=transcript.date, language=transcript.language,
-                    text=transcript.text)).inserted_primary_key[0]
-                if codings:
-                    conn.execute(passages.insert(), [passage_row(tid, seq, c) for seq, c in enumerate(codings)])
-                n += len(codings)
-            self._upsert(conn, run_files, {"run_id": run_id, "path": path, "action": action, "problem": None,
-                                           "passages": n}, ("run_id", "path"))
+            ids: dict[str, int] = {}
+            paths = [f[0] for f in files]
+            for i in range(0, len(paths), 500):
+                ids.update((r.path, r.id) for r in conn.execute(
+                    sa.select(sources.c.id, sources.c.path).where(sources.c.path.in_(paths[i:i + 500]))))
+            known = list(ids.values())
+            for i in range(0, len(known), 500):  # replaced files lose their old transcripts and passages
+                chunk = known[i:i + 500]
+                conn.execute(passages.delete().where(passages.c.transcript_id.in_(
+                    sa.select(transcripts.c.id).where(transcripts.c.source_id.in_(chunk)))))
+                conn.execute(transcripts.delete().where(transcripts.c.source_id.in_(chunk)))
+            if known:
+                conn.execute(sources.update().where(sources.c.id == sa.bindparam("b_id")).values(
+                    fingerprint=sa.bindparam("b_fp"), model_version=model_version, status="active", coded_run=run_id,
+                    removed_run=None), [{"b_id": ids[p], "b_fp": fp} for p, fp, _, _ in files if p in ids])
+            new = [{"path": p, "fingerprint": fp, "model_version": model_version, "status": "active",
+                    "coded_run": run_id} for p, fp, _, _ in files if p not in ids]
+            ids.update(zip((r["path"] for r in new), self._insert_ids(conn, sources, new)))
+            rows = [{"source_id": ids[p], "idx": idx, "source": t.source, "company": t.company,
+                     "content_hash": t.content_hash, "format": t.format, "interviewee": t.interviewee, "date": t.date,
+                     "language": t.language, "text": t.text}
+                    for p, _, _, coded in files for idx, (t, _) in enumerate(coded)]
+            tids = iter(self._insert_ids(conn, transcripts, rows))
+            passage_rows, counts = [], []
+            for _, _, _, coded in files:
+                counts.append(0)
+                for _, codings in coded:
+                    tid = next(tids)
+                    passage_rows += [passage_row(tid, seq, c) for seq, c in enumerate(codings)]
+                    counts[-1] += len(codings)
+            if passage_rows:
+                conn.execute(passages.insert(), passage_rows)
+            self._upsert_many(conn, run_files, [{"run_id": run_id, "path": p, "action": action, "problem": None,
+                                                 "passages": n} for (p, _, action, _), n in zip(files, counts)],
+                              ("run_id", "path"))
             conn.execute(runs.update().where(runs.c.id == run_id).values(heartbeat=now()))
-        return n
+        return counts
+
+    @staticmethod
+    def _insert_ids(conn: Connection, table: sa.Table, rows: list[dict]) -> list[int]:
+        """Insert rows; their new ids, in the rows' order (one statement where the backend can)."""
+        if not rows:
+            return []
+        if conn.dialect.insert_executemany_returning_sort_by_parameter_order:
+            result = conn.execute(table.insert().returning(table.c.id, sort_by_parameter_order=True), rows)
+            return [r[0] for r in result]
+        return [conn.execute(table.insert().values(**row)).inserted_primary_key[0] for row in rows]
+
+    def _upsert_many(self, conn: Connection, table: sa.Table, rows: list[dict], keys: tuple[str, ...]) -> None:
+        """:meth:`_upsert` for many rows with the same columns (one statement on SQLite and PostgreSQL)."""
+        if conn.dialect.name not in ("sqlite", "postgresql"):
+            for row in rows:
+                self._upsert(conn, table, row, keys)
+            return
+        if conn.dialect.name == "sqlite":
+            from sqlalchemy.dialects.sqlite import insert
+        else:
+            from sqlalchemy.dialects.postgresql import insert
+        stmt = insert(table)
+        update = {k: stmt.excluded[k] for k in rows[0] if k not in keys}
+        conn.execute(stmt.on_conflict_do_update(index_elements=list(keys), set_=update), rows)
 
     def _delete_contents(self, conn: Connection, source_id: int) -> None:
         tids = sa.select(transcripts.c.id).where(transcripts.c.source_id == source_id)
