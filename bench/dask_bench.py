@@ -68,7 +68,7 @@ def vm_hwm_mb(pid: int | str = "self") -> float | None:
 class ProcessWatch:
     """Samples this process and its descendants: CPU seconds and peak memory of each, by role."""
 
-    def __init__(self, period: float = 0.25):
+    def __init__(self, period: float = 1.0):
         import psutil
 
         self.me = psutil.Process()
@@ -96,7 +96,7 @@ class ProcessWatch:
                 rec = self.seen.setdefault(p.pid, {"role": self.role(" ".join(p.cmdline()), p.pid == self.me.pid)})
                 rec["cpu_s"] = round(cpu.user + cpu.system, 2)
                 rec["peak_mb"] = vm_hwm_mb(p.pid) or rec.get("peak_mb")
-                if rec["role"] == "worker":  # per thread: the one that codes, and the rest
+                if rec["role"] in ("worker", "flow"):  # per thread: the one that codes, and the rest
                     rec["threads"] = {t.id: t.user_time + t.system_time for t in p.threads()}
             except psutil.Error:
                 pass
@@ -174,6 +174,12 @@ class Timing:
         for pid, rec in self.watch.seen.items():
             used = rec.get("cpu_at_end", rec.get("cpu_s", 0.0)) - self.cpu_at_start.get(pid, 0.0)
             out[rec["role"]] = round(out.get(rec["role"], 0.0) + used, 2)
+            if rec["role"] == "flow" and "threads_at_end" in rec:  # this process: its threads by name
+                names = {t.native_id: t.name for t in threading.enumerate()}
+                start = self.threads_at_start.get(pid, {})
+                per = {names.get(tid, str(tid)): round(cpu - start.get(tid, 0.0), 2)
+                       for tid, cpu in rec["threads_at_end"].items()}
+                out["flow_threads"] = {k: v for k, v in sorted(per.items(), key=lambda kv: -kv[1]) if v >= 0.01}
             if rec["role"] == "worker" and "threads_at_end" in rec:
                 start = self.threads_at_start.get(pid, {})
                 per = sorted((cpu - start.get(tid, 0.0) for tid, cpu in rec["threads_at_end"].items()), reverse=True)

@@ -28,10 +28,10 @@ if TYPE_CHECKING:  # the model's modules import scikit-learn (seconds): checks b
 
 DEFAULT_BATCH_SIZE = 16
 #: guided batches (below) for parallel workers: the smallest and the largest batch, in bytes of
-#: transcript files. A batch costs about 0.1-0.2 s of Prefect/Dask bookkeeping (measured in
-#: bench/dask_bench.py); 24 kB is about 2 s of coding on one core, 1 MB bounds the memory a batch
-#: in flight takes (in the flow process and on its worker).
-GUIDED_MIN_BYTES = 24_000
+#: transcript files. 12 kB is about 0.5 s of coding on one core, against some 30 ms a batch costs
+#: besides coding (a Dask task, a coder call); 1 MB bounds the memory a batch in flight takes (in
+#: the flow process and on its worker).
+GUIDED_MIN_BYTES = 12_000
 GUIDED_MAX_BYTES = 1_000_000
 
 

@@ -124,13 +124,14 @@ def _worker_settings() -> dict:
     apply_thread_limit()
     return {"trim": os.environ.get("MALLOC_TRIM_THRESHOLD_"), "torch": torch.get_num_threads(),
             "omp": os.environ.get("OMP_NUM_THREADS"), "wait": os.environ.get("OMP_WAIT_POLICY"),
-            "profiler": dask.config.get("distributed.worker.profile.enabled")}
+            "profiler": dask.config.get("distributed.worker.profile.enabled"),
+            "monitor": dask.config.get("distributed.admin.system-monitor.interval")}
 
 
 def test_local_cluster_workers_keep_glibc_malloc_and_split_the_cores(prefect_home, monkeypatch):
-    """Dask's default MALLOC_TRIM_THRESHOLD_ made torch ~25 % slower per worker, and its profiler
-    samples every 10 ms; one torch thread per worker when INTCAP_TORCH_THREADS says so, else an
-    equal share of the cores."""
+    """Dask's default MALLOC_TRIM_THRESHOLD_ made torch ~25 % slower per worker, and its profiler and
+    monitors wake every 10-500 ms; one torch thread per worker when INTCAP_TORCH_THREADS says so,
+    else an equal share of the cores."""
     import os
 
     from prefect import flow, task
@@ -147,6 +148,6 @@ def test_local_cluster_workers_keep_glibc_malloc_and_split_the_cores(prefect_hom
     shares = probe.with_options(task_runner=task_runner(2))()
     threads = max(1, (os.cpu_count() or 1) // 2)
     assert shares == [{"trim": None, "torch": threads, "omp": str(threads), "wait": "PASSIVE",
-                       "profiler": False}] * 2
+                       "profiler": False, "monitor": "5s"}] * 2
     monkeypatch.setenv("INTCAP_TORCH_THREADS", "1")
     assert probe.with_options(task_runner=task_runner(1))()[0]["torch"] == 1
