@@ -21,8 +21,10 @@ speedup    10 copies of the bundled interviews (140 files, 1,980 passages), real
 generated  N generated transcripts (two one-sentence paragraphs each, as bench/pipeline_bench.py
            makes them) with the real encoder on 1 and 2 Dask workers: coding time, peak memory per worker.
 
-Every heavy run here belongs under ``flock /tmp/intcap-heavy.lock`` on a shared machine; the load
-average before and after each part is recorded.
+Every heavy run here belongs under ``flock /tmp/intcap-heavy.lock`` on a shared machine. Before each
+run the bench waits (``--quiet``, up to 300 s) until the machine's CPU is idle, and records how busy it
+was, the load average before and after, and, for Dask, the CPU share the coding threads got over the
+window (about 1.0 when nothing else wanted the cores; well under it means the run met other work).
 """
 from __future__ import annotations
 
@@ -49,6 +51,27 @@ ONE_THREAD = {"INTCAP_TORCH_THREADS": "1", "OMP_NUM_THREADS": "1", "MKL_NUM_THRE
 
 def loadavg() -> list[float]:
     return [round(x, 2) for x in os.getloadavg()]
+
+
+def busy_fraction(seconds: float = 3.0) -> float:
+    """How much of the machine's CPU was in use over the last ``seconds`` (from /proc/stat)."""
+    def sample():
+        fields = [int(x) for x in Path("/proc/stat").read_text().split("\n", 1)[0].split()[1:]]
+        return sum(fields), fields[3] + fields[4]  # total, idle + iowait
+
+    (t0, i0), _ = sample(), time.sleep(seconds)
+    t1, i1 = sample()
+    return round(1 - (i1 - i0) / max(1, t1 - t0), 3)
+
+
+def wait_for_quiet(limit_s: float, threshold: float = 0.15) -> dict:
+    """Before a measured run: wait (up to ``limit_s``) until other work uses under ``threshold`` of
+    the CPU, so that one run does not meet another session's job; returns what was seen."""
+    t0 = time.perf_counter()
+    busy = busy_fraction()
+    while busy >= threshold and time.perf_counter() - t0 < limit_s:
+        busy = busy_fraction(10.0)
+    return {"busy_before": busy, "waited_s": round(time.perf_counter() - t0, 1), "loadavg_before": loadavg()}
 
 
 # -- children -------------------------------------------------------------------------------------
@@ -221,12 +244,21 @@ def dask_child(corpus: str, db: str, model_dir: str, workers: int) -> None:
         result = run_refresh(Path(corpus), db=db, model_dir=Path(model_dir), workers=workers)
     roles = watch.by_role()
     worker_peaks = {str(pid): rec.get("peak_mb") for pid, rec in watch.seen.items() if rec["role"] == "worker"}
+    in_window = timing.cpu_in_window()
+    # the coding threads' CPU over the window: about 1 per worker when nothing else wanted the cores
+    share = round(sum(t["coding_thread"] for t in in_window.get("worker_threads", {}).values())
+                  / max(1e-9, timing.coding_s()) / max(1, workers), 3)
     for pid, w in timing.workers.items():
         w["peak_mb"] = worker_peaks.get(pid)
     print(json.dumps({"passages": result["passages_coded"], "files": result["files"], "batches": result["batches"],
                       "warm_s": sum(warm), "coding_s": timing.coding_s(),
                       "in_process_s": round(time.perf_counter() - started, 2),
-                      "workers": timing.workers, "cpu_by_role": roles, "cpu_in_coding_window": timing.cpu_in_window(),
+                      # in this process before the first batch (imports, Prefect's server, the cluster, warm-up)
+                      # and after the last result (profiles, the run record, closing the cluster and server)
+                      "before_window_s": round(timing.marks[0] - started, 2),
+                      "after_window_s": round(time.perf_counter() - timing.marks[-1], 2),
+                      "workers": timing.workers, "cpu_by_role": roles, "cpu_in_coding_window": in_window,
+                      "coding_cpu_share": share,
                       "model_loads": result["model_loads"]}))
 
 
@@ -250,7 +282,9 @@ def plain_child(corpus: str, db: str, model_dir: str) -> None:
     ru = __import__("resource").getrusage(__import__("resource").RUSAGE_SELF)
     print(json.dumps({"passages": result["passages_coded"], "files": result["files"], "batches": result["batches"],
                       "warm_s": warm, "coding_s": timing.coding_s(),
-                      "in_process_s": round(time.perf_counter() - started, 2), "cpu_s": round(ru.ru_utime + ru.ru_stime, 2), "peak_mb": vm_hwm_mb()}))
+                      "in_process_s": round(time.perf_counter() - started, 2),
+                      "before_window_s": round(timing.marks[0] - started, 2),
+                      "after_window_s": round(time.perf_counter() - timing.marks[-1], 2), "cpu_s": round(ru.ru_utime + ru.ru_stime, 2), "peak_mb": vm_hwm_mb()}))
 
 
 def load_child(model_dir: str) -> None:
@@ -334,7 +368,7 @@ def ratio(a: float, b: float) -> float:
     return round(a / b, 3)
 
 
-def bench_speedup(work: Path, model_dir: Path, rounds: int, copies: int = 10) -> dict:
+def bench_speedup(work: Path, model_dir: Path, rounds: int, copies: int = 10, quiet_s: float = 0.0) -> dict:
     whole = copies_corpus(work / "speedup-all", range(copies))
     halves = [copies_corpus(work / "speedup-a", range(copies // 2)),
               copies_corpus(work / "speedup-b", range(copies // 2, copies))]
@@ -344,14 +378,14 @@ def bench_speedup(work: Path, model_dir: Path, rounds: int, copies: int = 10) ->
         order = ["dask1", "plain1", "dask2", "plain2"]
         runs: dict = {}
         for name in (order if r % 2 == 0 else order[::-1]):
-            la = loadavg()
+            before = wait_for_quiet(quiet_s)
             if name.startswith("dask"):
                 runs[name] = run_dask(work, whole, model_dir, int(name[-1]), f"r{r}")
             else:
                 runs[name] = run_plain(work, [whole] if name == "plain1" else halves, model_dir, f"r{r}")
-            runs[name]["loadavg_before"] = la
+            runs[name].update(before, loadavg_after=loadavg())
             print(f"  round {r} {name}: coding {runs[name]['coding_s']} s, wall {runs[name]['wall_s']} s "
-                  f"(load {la[0]})", flush=True)
+                  f"(machine busy {before['busy_before']:.0%} before, load {before['loadavg_before'][0]})", flush=True)
         assert len({runs[n]["passages"] for n in runs}) == 1, {n: runs[n]["passages"] for n in runs}
         runs["speedup"] = {
             "dask_coding": ratio(runs["dask1"]["coding_s"], runs["dask2"]["coding_s"]),
@@ -375,7 +409,7 @@ def bench_load(work: Path, model_dir: Path) -> dict:
     return finish(start(["_load_child", str(model_dir)], child_env(work)), t0)
 
 
-def bench_generated(work: Path, model_dir: Path, n: int) -> dict:
+def bench_generated(work: Path, model_dir: Path, n: int, quiet_s: float = 0.0) -> dict:
     sys.path.insert(0, str(ROOT / "bench"))
     from pipeline_bench import generate
 
@@ -384,13 +418,14 @@ def bench_generated(work: Path, model_dir: Path, n: int) -> dict:
         generate(corpus, n)
     out: dict = {"transcripts": n, "torch_threads_per_worker": 1, "loadavg_before": loadavg(), "runs": {}}
     for workers in (1, 2):
-        la = loadavg()
+        before = wait_for_quiet(quiet_s)
         info = run_dask(work, corpus, model_dir, workers, f"gen{n}")
-        info["loadavg_before"] = la
+        info.update(before, loadavg_after=loadavg())
         out["runs"][str(workers)] = info
         print(f"  {n} generated, {workers} worker(s): coding {info['coding_s']} s, wall {info['wall_s']} s, "
-              f"{info['batches']} batches, worker peaks {[w.get('peak_mb') for w in info['workers'].values()]} MB "
-              f"(load {la[0]})", flush=True)
+              f"{info['batches']} batches, worker peaks {[w.get('peak_mb') for w in info['workers'].values()]} MB, "
+              f"CPU share of the coding threads {info['coding_cpu_share']} (machine busy "
+              f"{before['busy_before']:.0%} before, load {before['loadavg_before'][0]})", flush=True)
     one, two = out["runs"]["1"], out["runs"]["2"]
     out["speedup_coding"] = ratio(one["coding_s"], two["coding_s"])
     out["speedup_wall"] = ratio(one["wall_s"], two["wall_s"])
@@ -409,6 +444,8 @@ def main() -> None:
     parser.add_argument("--only", default="speedup,generated")
     parser.add_argument("--rounds", type=int, default=1, help="speedup: interleaved rounds (default 1)")
     parser.add_argument("--copies", type=int, default=10, help="speedup: copies of the 14 interviews (default 10)")
+    parser.add_argument("--quiet", type=float, default=300.0,
+                        help="before each run, wait up to this many seconds for the machine to be idle (default 300)")
     parser.add_argument("--transcripts", type=int, default=10_000, help="generated: how many (default 10,000)")
     parser.add_argument("--model-dir", type=Path, default=None, help="default: models/default")
     parser.add_argument("--work", type=Path, default=None, help="scratch folder (default: a temporary one)")
@@ -433,10 +470,10 @@ def main() -> None:
             results["model_load"] = bench_load(work, model_dir)
             print(f"  {results['model_load']}", flush=True)
             print("1 vs 2 workers, and the plain processes' ceiling ...", flush=True)
-            results["speedup"] = bench_speedup(work, model_dir, args.rounds, args.copies)
+            results["speedup"] = bench_speedup(work, model_dir, args.rounds, args.copies, args.quiet)
         if "generated" in parts:
             print(f"{args.transcripts} generated transcripts on 1 and 2 workers ...", flush=True)
-            results["generated"] = bench_generated(work, model_dir, args.transcripts)
+            results["generated"] = bench_generated(work, model_dir, args.transcripts, args.quiet)
     finally:
         results["machine"]["loadavg_end"] = loadavg()
         previous = json.loads(args.results.read_text()) if args.results.is_file() else {}

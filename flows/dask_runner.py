@@ -19,9 +19,9 @@ An idle 2-worker cluster took 1.3 s of CPU per 20 s with Dask's defaults and 0.2
 (:func:`local_worker_config`); for a team cluster docs/SCHEDULING.md shows the Dask
 config file that does the same.
 
-Before the first batch is sent, every worker loads the coder (and imports what a Prefect
-task needs) once, all at the same time (:func:`warm_workers`): the model is never shipped,
-and no batch waits for a load (a worker joining later warms up as it joins).
+Before the first batch is sent, every worker loads the coder once, all at the same time
+(:func:`warm_workers`): the model is never shipped, and no batch waits for a load (a worker
+joining later warms up as it joins).
 """
 from __future__ import annotations
 
@@ -122,8 +122,6 @@ class WarmCoder:
 
     def warm(self) -> None:
         try:
-            import prefect.task_engine  # noqa: F401 - what the first coding task would import (seconds)
-
             from pipeline.batch import warm_up
             from pipeline.refresh import worker_coder
 
