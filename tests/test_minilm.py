@@ -39,12 +39,25 @@ def test_embeddings_equal_sentence_transformers(model_path):
     np.testing.assert_allclose(np.linalg.norm(ours, axis=1), 1.0, atol=1e-5)
 
 
-def test_a_text_embeds_the_same_alone_and_padded_in_a_batch(model_path):
+@pytest.mark.parametrize("min_fill", [0.0, MiniLMEncoder.min_fill])  # 0: batches of 3 whatever the padding
+def test_a_text_embeds_the_same_alone_and_padded_in_a_batch(model_path, min_fill):
     encoder = MiniLMEncoder("minilm.v1", model_path, batch_size=3)
+    encoder.min_fill = min_fill
     together = encoder.encode(TEXTS)
     alone = np.vstack([encoder.encode([t]) for t in TEXTS])
     assert np.abs(together - alone).max() < 1e-5
     assert encoder.encode([]).shape == (0, 384)
+
+
+def test_batches_keep_similar_lengths_together():
+    encoder = MiniLMEncoder("minilm.v1", "unused", batch_size=4)
+    encoder.min_fill = 0.88
+    lengths = [100, 95, 90, 80, 79, 78, 77, 76, 10, 9, 9]
+    batches = list(encoder._batches(list(range(len(lengths))), lengths))
+    assert [i for b in batches for i in b] == list(range(len(lengths)))  # every text once, in order
+    assert batches == [[0, 1, 2], [3, 4, 5, 6], [7], [8, 9, 10]]
+    for b in batches:
+        assert len(b) <= 4 and min(lengths[i] for i in b) >= encoder.min_fill * lengths[b[0]]
 
 
 def test_registered_encoder_is_the_light_one_and_still_a_sentence_transformers_encoder(model_path):
