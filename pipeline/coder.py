@@ -120,6 +120,8 @@ class PassageCoder:
         self.settings = settings
         #: language -> coder for passages in that language (e.g. {"da": multilingual coder})
         self.companions: dict[str, PassageCoder] = {}
+        #: review adapters (AnswerAdapter), applied in order to every route's presence probabilities
+        self.adapters: list = []
 
     # -- features --------------------------------------------------------------------------
     def features(self, texts: Sequence[str], companies: Sequence[str | None] | None = None) -> Features:
@@ -188,6 +190,7 @@ class PassageCoder:
             idx = [i for i, r in enumerate(routes) if r == key]
             coder = self.companions[key] if key else self
             p, v = coder.predict_proba([texts[i] for i in idx], [companies[i] for i in idx])
+            p = self._adapted([texts[i] for i in idx], p, coder.heads.thresholds_)
             presence[idx], valence[idx] = p, v
             assigned[idx] = (p >= coder.heads.thresholds_).astype(int)
         return presence, assigned, valence
@@ -204,16 +207,25 @@ class PassageCoder:
         for key in dict.fromkeys(routes):
             idx = [i for i, r in enumerate(routes) if r == key]
             coder = self.companions[key] if key else self
-            for i, c in zip(idx, coder._code([todo[i] for i in idx])):
+            for i, c in zip(idx, coder._code([todo[i] for i in idx], self.adapters)):
                 c.model_version = self.version
                 c.language = languages[i]
                 c.coder = "multilingual" if key else "english"
                 out[i] = c
         return [out[i] for i in range(len(todo))]
 
-    def _code(self, todo: Sequence[Passage]) -> list[Coding]:
+    def _adapted(self, texts: Sequence[str], presence: np.ndarray, thresholds: np.ndarray,
+                 adapters: Sequence | None = None) -> np.ndarray:
+        """Presence probabilities after the review adapters (still on the model's scale, so the
+        route's own thresholds decide)."""
+        for adapter in self.adapters if adapters is None else adapters:
+            presence = adapter.predict_proba(list(texts), presence, thresholds)
+        return presence
+
+    def _code(self, todo: Sequence[Passage], adapters: Sequence = ()) -> list[Coding]:
         f = self.features([p.text for p in todo], [p.company for p in todo])
         presence, valence = self.predict_features(f)
+        presence = self._adapted([p.text for p in todo], presence, self.heads.thresholds_, adapters)
         sentence_logits = self._sentence_logits(f)
         codings = []
         for i, p in enumerate(todo):

@@ -20,6 +20,12 @@ from pipeline.embed import ENCODERS, CachedEncoder, EmbeddingCache, encoder_fing
 from pipeline.errors import ModelError
 
 MANIFEST = "manifest.json"
+MODEL_FORMAT = "intcap-model.v1"
+#: a review round's adapter: a correction of a base model's probabilities (pipeline/review/adapter.py)
+ADAPTER_FORMAT = "intcap-adapter.v1"
+ADAPTER_FILES = ("adapter.npz", "adapter.json")
+#: an adapter's base may itself be adapted (round after round); deeper than this is a loop
+MAX_ADAPTER_CHAIN = 16
 
 
 def file_sha256(path: Path) -> str:
@@ -64,7 +70,7 @@ def save_model(coder: PassageCoder, settings: CoderSettings, directory: Path, *,
                     [settings.encoder, *(d["encoder"] for d in described.values())] if encoder_fingerprint(name)}
         version = model_version(hashes, dataclasses.asdict(settings), data_hash, described, encoders)
         manifest = {
-            "format": "intcap-model.v1",
+            "format": MODEL_FORMAT,
             "version": version,
             "encoder": settings.encoder,
             "settings": dataclasses.asdict(settings),
@@ -101,8 +107,9 @@ def read_manifest(directory: Path) -> dict:
         manifest = json.loads(path.read_text())
     except json.JSONDecodeError as exc:
         raise ModelError(f"{path}: manifest is not valid JSON ({exc})") from exc
-    if manifest.get("format") != "intcap-model.v1":
-        raise ModelError(f"{path}: unknown model format {manifest.get('format')!r}; expected 'intcap-model.v1'")
+    if manifest.get("format") not in (MODEL_FORMAT, ADAPTER_FORMAT):
+        raise ModelError(f"{path}: unknown model format {manifest.get('format')!r}; expected {MODEL_FORMAT!r} "
+                         f"(intcap train) or {ADAPTER_FORMAT!r} (intcap review round)")
     return manifest
 
 
@@ -110,6 +117,8 @@ def verify_model(directory: Path) -> dict:
     """Check every file against the manifest's hashes; return the manifest."""
     directory = Path(directory)
     manifest = read_manifest(directory)
+    if manifest["format"] != MODEL_FORMAT:
+        raise ModelError(f"{directory}: a review adapter, not a trained model; load it with load_model")
     listed = manifest.get("files")
     if not isinstance(listed, dict) or not {"heads.npz", "heads.json"} <= set(listed):
         raise ModelError(f"{directory}: the manifest does not hash the model's weights (heads.npz, heads.json); "
@@ -161,6 +170,8 @@ def checked_encoder(directory: Path, manifest: dict, name: str) -> str:
 def load_model(directory: Path, *, cache_path: Path | None = None) -> PassageCoder:
     """Load a verified model directory; with ``cache_path``, embeddings of texts seen before
     are read from that SQLite cache instead of being encoded again."""
+    if read_manifest(directory)["format"] == ADAPTER_FORMAT:
+        return _load_adapted(Path(directory), cache_path, depth=0)
     manifest = verify_model(directory)
     cache = EmbeddingCache(cache_path) if cache_path else None
 
@@ -199,3 +210,98 @@ def load_model(directory: Path, *, cache_path: Path | None = None) -> PassageCod
         coder.companions[lang] = PassageCoder(cached(comp_encoder), comp_heads, manifest["version"],
                                               manifest, comp_settings)
     return coder
+
+
+# -- review adapters: a base model plus the corrections a review round fitted ---------------------
+def adapter_version(base_version: str, hashes: dict) -> str:
+    """``BASE+aXXXXXXXX``: the base model's version and a hash of the adapter's files."""
+    return f"{base_version}+a{hashlib.sha256(json.dumps(hashes, sort_keys=True).encode()).hexdigest()[:8]}"
+
+
+def save_adapter(adapter, directory: Path, *, base_dir: Path, base_version: str, answers: int) -> dict:
+    """Write a fitted AnswerAdapter and its hashed manifest into ``directory``; the manifest names
+    the base model's directory (absolute) and version, which loading checks."""
+    directory = Path(directory)
+    files = adapter.save(directory)
+    hashes = {f.name: file_sha256(f) for f in files}
+    manifest = {"format": ADAPTER_FORMAT, "version": adapter_version(base_version, hashes),
+                "base_model_version": base_version, "base_model_dir": str(Path(base_dir).resolve()),
+                "answers": int(answers), "created": dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds"),
+                "files": hashes}
+    (directory / MANIFEST).write_text(json.dumps(manifest, indent=2) + "\n")
+    return manifest
+
+
+def verify_adapter(directory: Path) -> dict:
+    """Check an adapter directory's files against its manifest; return the manifest."""
+    directory = Path(directory)
+    manifest = read_manifest(directory)
+    listed = manifest.get("files")
+    if not isinstance(listed, dict) or set(listed) != set(ADAPTER_FILES):
+        raise ModelError(f"{directory}: the adapter manifest does not hash {' and '.join(ADAPTER_FILES)}; "
+                         "run the review round again")
+    present = {f.relative_to(directory).as_posix() for f in directory.rglob("*") if f.name != MANIFEST}
+    if present - set(listed):
+        raise ModelError(f"{directory}: {sorted(present - set(listed))[0]!r} is not listed in the manifest; "
+                         "an adapter directory holds only the files it hashes")
+    for name, expected in listed.items():
+        path = directory / name
+        if path.is_symlink() or not path.is_file():
+            raise ModelError(f"{directory}: adapter file {name!r} is missing or a link")
+        if file_sha256(path) != expected:
+            raise ModelError(f"{path}: contents do not match the manifest's hash; refusing to load a modified adapter")
+    if manifest.get("version") != adapter_version(str(manifest.get("base_model_version")), listed):
+        raise ModelError(f"{directory}: the manifest was edited (its version does not match its contents)")
+    return manifest
+
+
+def _load_adapted(directory: Path, cache_path: Path | None, depth: int) -> PassageCoder:
+    from pipeline.review.adapter import AnswerAdapter
+
+    manifest = verify_adapter(directory)
+    base_dir = Path(str(manifest.get("base_model_dir", "")))
+    if not (base_dir / MANIFEST).is_file():
+        raise ModelError(f"{directory}: its base model {base_dir} (version {manifest['base_model_version']}) is "
+                         "missing; put that model back at that path, or code with the base model itself")
+    if depth >= MAX_ADAPTER_CHAIN:
+        raise ModelError(f"{directory}: more than {MAX_ADAPTER_CHAIN} adapters chained (a loop?)")
+    if read_manifest(base_dir)["format"] == ADAPTER_FORMAT:
+        coder = _load_adapted(base_dir, cache_path, depth + 1)
+    else:
+        coder = load_model(base_dir, cache_path=cache_path)
+    if coder.version != manifest["base_model_version"]:
+        raise ModelError(f"{directory}: adapted from model {manifest['base_model_version']}, but {base_dir} now holds "
+                         f"{coder.version}; code with {base_dir} itself, or run the review round again")
+    try:
+        adapter = AnswerAdapter.load(directory)
+    except (ValueError, KeyError, OSError) as exc:
+        raise ModelError(f"{directory}: adapter weights are unreadable ({exc}); run the review round again") from exc
+    coder.adapters.append(adapter)
+    coder.version = manifest["version"]
+    coder.info = {**coder.info, "version": manifest["version"],
+                  "adapted": {"from": manifest["base_model_version"], "answers": manifest["answers"],
+                              "dir": str(directory)}}
+    return coder
+
+
+def root_model_dir(directory: Path) -> Path:
+    """The trained model's directory under a chain of adapters (``directory`` itself for a model)."""
+    directory = Path(directory)
+    for _ in range(MAX_ADAPTER_CHAIN):
+        manifest = read_manifest(directory)
+        if manifest["format"] == MODEL_FORMAT:
+            return directory
+        directory = Path(str(manifest.get("base_model_dir", "")))
+    raise ModelError(f"{directory}: more than {MAX_ADAPTER_CHAIN} adapters chained (a loop?)")
+
+
+def coder_thresholds(directory: Path) -> dict[str, "object"]:
+    """Each coder's decision thresholds (4,), keyed as ``Coding.coder`` names them ("english",
+    "multilingual"), read from the verified heads; under adapters, the trained model's (an
+    adapter keeps probabilities on its base's scale)."""
+    root = root_model_dir(directory)
+    manifest = verify_model(root)
+    out = {"english": CodeHeads.load(root).thresholds_}
+    for desc in (manifest.get("companions") or {}).values():
+        out["multilingual"] = CodeHeads.load(root / str(desc["dir"])).thresholds_
+    return out

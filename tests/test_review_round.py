@@ -3,6 +3,7 @@ the queue moves on."""
 from __future__ import annotations
 
 import json
+import shutil
 from pathlib import Path
 
 import numpy as np
@@ -114,6 +115,58 @@ def test_fast_round_adapts_recodes_and_requeues(coded):
     again = review_round(out, base_model=model_dir)
     assert again["model_version"] == result["model_version"]
     assert [c.codes for c in read_codings(out)] == [after[i].codes for i in after]
+
+
+def test_adapted_model_codes_new_text_as_the_round_did(coded, tmp_path):
+    """The round's adapter directory is a model: ``intcap code --model-dir OUT/models/round-1`` codes
+    with what the reviewer taught, and a second round stacks on it."""
+    from intcap.cli import main
+
+    out, model_dir = coded
+    _flip_confident(out, 12)
+    result = review_round(out, base_model=model_dir)
+    after = read_codings(out)
+    adapted = load_model(Path(result["model_dir"]))
+    assert adapted.version == result["model_version"] and adapted.info["adapted"]["answers"] == 12
+    fresh = {c.passage.id: c for c in adapted.code([c.passage for c in after])}
+    near = 0
+    for c in after:  # the round re-coded from stored probabilities (4 decimals): equal but at the edge
+        same = set(fresh[c.passage.id].assigned) == set(c.assigned)
+        close = all(abs(fresh[c.passage.id].codes[k].p - c.codes[k].p) < 2e-3 for k in c.codes)
+        assert close and (same or near < 1), (c.passage.id, fresh[c.passage.id].codes, c.codes)
+        near += not same
+    assert any(set(fresh[c.passage.id].assigned) != set(b.assigned)  # and it differs from the base model
+               for c, b in zip(after, load_model(model_dir).code([c.passage for c in after])))
+
+    corpus = tmp_path / "new"
+    corpus.mkdir()
+    (corpus / "firm.txt").write_text("We met our Spanish distributor at a fair in Lyon, and he brought us into "
+                                     "Portugal too. Nobody here had exported before, so we learned as we went.\n")
+    assert main(["code", str(corpus), "--out", str(tmp_path / "coded"), "--model-dir", result["model_dir"],
+                 "--no-prefect"]) == 0
+    run = json.loads((tmp_path / "coded" / "run.json").read_text())
+    assert {c.model_version for c in read_codings(tmp_path / "coded")} == {result["model_version"]}
+    assert result["model_version"] in json.dumps(run)
+
+
+def test_adapter_files_are_checked_on_load(coded):
+    from pipeline.errors import ModelError
+
+    out, model_dir = coded
+    _flip_confident(out, 6)
+    adapter_dir = Path(review_round(out, base_model=model_dir)["model_dir"])
+    other = adapter_dir.parent / "elsewhere"
+    shutil.copytree(adapter_dir, other)
+    data = bytearray((adapter_dir / "adapter.npz").read_bytes())
+    data[-40] ^= 1
+    (adapter_dir / "adapter.npz").write_bytes(bytes(data))
+    with pytest.raises(ModelError, match="adapter.npz.*hash"):
+        load_model(adapter_dir)
+    manifest = json.loads((other / "manifest.json").read_text())
+    manifest["base_model_dir"] = str(out / "nowhere")
+    (other / "manifest.json").write_text(json.dumps(manifest))
+    with pytest.raises(ModelError, match="base model .*nowhere.* missing"):
+        load_model(other)
 
 
 def test_fast_round_needs_the_model_that_coded(coded, tmp_path):

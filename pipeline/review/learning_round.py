@@ -130,15 +130,19 @@ def _base_codings(out_dir: Path) -> list:
     return [Coding.from_dict(json.loads(line)) for line in base_path.read_text(encoding="utf-8").splitlines() if line]
 
 
-def _base_manifest(out_dir: Path, version: str, base_model: Path | None) -> dict:
-    """The manifest of the model that coded OUT_DIR (its base rates shape the profiles)."""
+def _base_model(out_dir: Path, version: str, base_model: Path | None) -> Path:
+    """The directory of the model that coded OUT_DIR: the adapter names it as its base."""
     from pipeline import paths
+    from pipeline.errors import ModelError
     from pipeline.modeldir import read_manifest
 
     candidates = [Path(base_model)] if base_model else [paths.DEFAULT_MODEL, *sorted((out_dir / "models").glob("round-*"))]
     for directory in candidates:
-        if (directory / "manifest.json").is_file() and read_manifest(directory).get("version") == version:
-            return read_manifest(directory)
+        try:
+            if read_manifest(directory).get("version") == version:
+                return directory
+        except ModelError:
+            continue
     raise IntcapError(f"{out_dir}: coded by model {version}, which is not in {', '.join(map(str, candidates))}; "
                       "give the model directory it was coded with (--base-model DIR), or retrain (--retrain)")
 
@@ -154,8 +158,9 @@ def adapt_answers(out_dir: Path, labels: Path, model_dir: Path, base_model: Path
     held-back gain (ADAPTATION_FILE) and the adapter (``model_dir``, hashed manifest)."""
     from dataclasses import replace
 
-    from pipeline.modeldir import file_sha256
-    from pipeline.records import CODES, text_hash
+    from pipeline.modeldir import coder_thresholds as model_thresholds
+    from pipeline.modeldir import read_manifest, root_model_dir, save_adapter
+    from pipeline.records import CODES
     from pipeline.review.adapter import AnswerAdapter, coder_thresholds, coding_presence, held_back_gain
 
     out_dir, model_dir = Path(out_dir), Path(model_dir)
@@ -164,22 +169,23 @@ def adapt_answers(out_dir: Path, labels: Path, model_dir: Path, base_model: Path
     if len(versions) != 1:
         raise IntcapError(f"{out_dir}: passages.jsonl mixes model versions {versions}; re-code the corpus with one "
                           "model first (intcap code)")
-    manifest = _base_manifest(out_dir, versions[0], base_model)
+    base_dir = _base_model(out_dir, versions[0], base_model)
+    # the trained model's manifest: its encoder and base rates shape the profiles
+    manifest = read_manifest(root_model_dir(base_dir))
     answers = _answer_rows(labels)
     rows = [i for i, c in enumerate(base) if c.passage.id in answers]
     texts = [c.passage.text for c in base]
     presence, thresholds = coding_presence(base), coder_thresholds(base)
+    exact = model_thresholds(base_dir)  # what the model decided with; inferred above where a coder is unknown
+    for i, c in enumerate(base):
+        if c.coder in exact:
+            thresholds[i] = exact[c.coder]
     y = np.array([[int(code in answers[base[i].passage.id]["codes"]) for code in CODES] for i in rows],
                  dtype=int).reshape(-1, len(CODES))
     params = params or {}
     adapter = AnswerAdapter(**params).fit([texts[i] for i in rows], presence[rows], thresholds[rows], y,
                                           corpus_texts=texts)
-    files = adapter.save(model_dir)
-    hashes = {f.name: file_sha256(f) for f in files}
-    version = f"{versions[0]}+a{text_hash(json.dumps(hashes, sort_keys=True))[:8]}"
-    write_json(model_dir / "manifest.json", {"format": "intcap-adapter.v1", "version": version,
-                                             "base_model_version": versions[0], "answers": len(rows),
-                                             "files": hashes})
+    version = save_adapter(adapter, model_dir, base_dir=base_dir, base_version=versions[0], answers=len(rows))["version"]
     z = adapter.decision_function(texts, presence, thresholds)
     adapted = adapter.predict_proba(texts, presence, thresholds)
     codings = []
