@@ -217,15 +217,21 @@ def held_back_gain(texts: list[str], presence: np.ndarray, thresholds: np.ndarra
             "per_code": {c: {"before": round(per_b[c], 4), "after": round(per_a[c], 4)} for c in CODES}}
 
 
-def coder_thresholds(codings) -> np.ndarray:
+def coder_thresholds(codings, model_dir: Path | None = None) -> np.ndarray:
     """(n, 4): each passage's thresholds, those of the coder that coded it (English or
-    multilingual), recovered from what that coder assigned (``infer_thresholds``)."""
+    multilingual): read from ``model_dir``'s verified heads when given, else (and for a coder
+    the model does not have) recovered from what that coder assigned (``infer_thresholds``)."""
     from pipeline.review.corpus import infer_thresholds
 
+    exact = {}
+    if model_dir is not None:
+        from pipeline.modeldir import coder_thresholds as model_thresholds
+
+        exact = model_thresholds(Path(model_dir))
     out = np.full((len(codings), len(CODES)), 0.5)
     for coder in {c.coder for c in codings}:
         rows = [i for i, c in enumerate(codings) if c.coder == coder]
-        out[rows] = infer_thresholds([codings[i] for i in rows])
+        out[rows] = exact[coder] if coder in exact else infer_thresholds([codings[i] for i in rows])
     return out
 
 

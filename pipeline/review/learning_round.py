@@ -158,7 +158,6 @@ def adapt_answers(out_dir: Path, labels: Path, model_dir: Path, base_model: Path
     held-back gain (ADAPTATION_FILE) and the adapter (``model_dir``, hashed manifest)."""
     from dataclasses import replace
 
-    from pipeline.modeldir import coder_thresholds as model_thresholds
     from pipeline.modeldir import read_manifest, root_model_dir, save_adapter
     from pipeline.records import CODES
     from pipeline.review.adapter import AnswerAdapter, coder_thresholds, coding_presence, held_back_gain
@@ -175,11 +174,7 @@ def adapt_answers(out_dir: Path, labels: Path, model_dir: Path, base_model: Path
     answers = _answer_rows(labels)
     rows = [i for i, c in enumerate(base) if c.passage.id in answers]
     texts = [c.passage.text for c in base]
-    presence, thresholds = coding_presence(base), coder_thresholds(base)
-    exact = model_thresholds(base_dir)  # what the model decided with; inferred above where a coder is unknown
-    for i, c in enumerate(base):
-        if c.coder in exact:
-            thresholds[i] = exact[c.coder]
+    presence, thresholds = coding_presence(base), coder_thresholds(base, base_dir)  # what the model decided with
     y = np.array([[int(code in answers[base[i].passage.id]["codes"]) for code in CODES] for i in rows],
                  dtype=int).reshape(-1, len(CODES))
     params = params or {}

@@ -153,7 +153,7 @@ def prepare_pool(pool: Path = DEFAULT_POOL, model_dir: Path = paths.DEFAULT_MODE
     examples = [e for e in examples if e.id in by_id]
     codings = [by_id[e.id] for e in examples]
     texts = [e.text for e in examples]
-    presence, thresholds = coding_presence(codings), coder_thresholds(codings)
+    presence, thresholds = coding_presence(codings), coder_thresholds(codings, model_dir)
     vocab = AnswerAdapter().fit_vocabulary(texts)  # the whole corpus's text, no labels (as the round does)
     arrays = {"T": vocab.transform_texts(texts), "o": offsets(presence, thresholds), "Y": label_matrices(examples)[0],
               "presence": presence, "thresholds": thresholds, "vectors": tfidf_vectors(texts),
