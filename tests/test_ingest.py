@@ -273,6 +273,18 @@ def test_invalid_utf8_mixed_with_utf8_names_the_line():
     assert exc.value.path == "mixed.txt"
 
 
+def test_stray_nuls_stay_text_but_many_make_a_binary(tmp_path):
+    # some export tools end or pad a transcript with a NUL; offsets must still index the file
+    text = "Q: How did you start?\n\nA: Our distributor in Hannover took us to Austria.\x00\n"
+    assert decode_bytes(text.encode("utf-8"), "stray.txt") == text
+    t = one(write(tmp_path, "stray.txt", text.encode("utf-8")))
+    assert t.text == text
+    with pytest.raises(IngestError, match="binary"):
+        decode_bytes(b"GARBAGE" + bytes(range(256)) * 8, "blob.txt")
+    with pytest.raises(IngestError, match="binary"):
+        decode_bytes(("word " * 300).encode() + b"\x00" * 3, "nuls.txt")
+
+
 def test_utf16_bom_with_broken_body():
     with pytest.raises(IngestError, match="UTF-16"):
         decode_bytes(codecs.BOM_UTF16_LE + b"a\x00\x00\xd8", "x.txt")

@@ -190,6 +190,30 @@ def test_round_trip_crlf_lf_non_ascii_and_astral(tmp_path):
     assert all(texts[e["source"]][1][e["start"]:e["end"]] == e["text"] for e in got)
 
 
+def test_stray_control_characters_export_valid_and_reimport_exactly(tmp_path):
+    """A transcript may carry a NUL or another control byte (XML cannot hold them): the source file
+    keeps them, names and descriptions show U+FFFD, and the spans come back exactly."""
+    text = "Q: Start?\nA: Our agent in Lyon\x01 brought us to Spain.\x00\nA: We had no one abroad.\n"
+    rows = [{"id": "c-1", "company": "Ctrl\x02 ApS", "source": "ctrl.txt", "codes": {"NET": "+"},
+             "text": "Our agent in Lyon\x01 brought us to Spain.\x00"},
+            {"id": "c-2", "company": "Ctrl\x02 ApS", "source": "ctrl.txt", "codes": {"PRI": "-"},
+             "text": "We had no one abroad."}]
+    out = write_out_dir(tmp_path / "OUT", {"ctrl.txt": ("Ctrl\x02 ApS", text)}, rows)
+    lines = [json.loads(x) for x in (out / "passages.jsonl").read_text(encoding="utf-8").splitlines()]
+    lines[0]["evidence"] = {"NET": [lines[0]["start"], lines[0]["end"]]}  # the evidence quotes the control bytes
+    (out / "passages.jsonl").write_text("".join(json.dumps(x) + "\n" for x in lines), encoding="utf-8")
+    qdpx = export_qdpx(out, tmp_path / "ctrl.qdpx").path
+    root = qde_of(qdpx)
+    schema = etree.XMLSchema(etree.parse(str(REFI_SCHEMAS / "Project.xsd")))
+    assert schema.validate(root), schema.error_log
+    assert root.find("q:Cases/q:Case", NS).get("name") == "Ctrl\ufffd ApS"
+    assert 'Lyon\ufffd brought us to Spain.\ufffd"' in root.find(".//q:PlainTextSelection/q:Description", NS).text
+    with zipfile.ZipFile(qdpx) as zf:
+        assert text.encode() in [zf.read(n) for n in zf.namelist() if n.startswith("sources/")]
+    got = import_qdpx(qdpx, include_machine=True).examples
+    assert [(e["text"], e["codes"]) for e in got] == [(r["text"], r["codes"]) for r in rows]
+
+
 # ---------------------------------------------------------------- provenance: machine, human, reviewed
 INTCAP_OUT = FIXTURES / "intcap_out"
 FIXTURE_MODEL = "c6e9bd043ed7"

@@ -24,6 +24,8 @@ _SAMPLE = 1 << 16
 # A valid UTF-8 multi-byte sequence; its presence next to invalid bytes means
 # the file mixes encodings (cp1252 files practically never contain one).
 _UTF8_MULTIBYTE = re.compile(rb"[\xc2-\xdf][\x80-\xbf]|[\xe0-\xef][\x80-\xbf]{2}|[\xf0-\xf4][\x80-\xbf]{3}")
+# NULs per byte (and more than two) above which a file without UTF-16's pattern is binary
+_STRAY_NULS = 0.001
 # C0 controls other than tab, newline, vertical tab, form feed, carriage return, escape.
 _CONTROL = bytes(b for b in range(32) if b not in (9, 10, 11, 12, 13, 27))
 
@@ -77,9 +79,12 @@ def decode_bytes(data: bytes, path: str | Path) -> str:
     sample = data[:_SAMPLE]
     if 0 in sample:
         utf16 = _utf16_without_bom(sample)
-        if utf16 is None:
+        if utf16 is not None:
+            return _strict(data, utf16, path)
+        # a few stray NULs (some export tools pad or end a file with one) do not make a text file
+        # binary; they stay in the text, as one character each, so offsets still index the file
+        if sample.count(0) > max(2, _STRAY_NULS * len(sample)):
             raise _not_text(path, "a binary")
-        return _strict(data, utf16, path)
     if sum(sample.count(c) for c in _CONTROL) > 0.05 * len(sample):
         raise _not_text(path, "a binary")
     try:

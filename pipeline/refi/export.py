@@ -22,7 +22,7 @@ from pipeline.refi.project import COMPANY_VARIABLE
 from pipeline.refi.provenance import machine_user_name, reviewed_answers
 from pipeline.refi.selections import machine_selections, reviewed_selections
 from pipeline.refi.sources import UTF16_ORIGIN_MARK, OffsetMap
-from pipeline.refi.xmlutil import PROJECT_NS, atomic_write, make_guid, q, schema_errors, to_bytes
+from pipeline.refi.xmlutil import PROJECT_NS, atomic_write, make_guid, q, schema_errors, to_bytes, xml_safe
 
 if TYPE_CHECKING:
     from pipeline.review.store import Answer
@@ -129,7 +129,7 @@ def _value(owner: etree._Element, var: tuple[str, str], value: Any) -> None:
     vv = etree.SubElement(owner, q("VariableValue"))
     etree.SubElement(vv, q("VariableRef"), targetGUID=guid)
     text = _decimal(float(value)) if typ == "Float" else str(int(value)) if typ == "Integer" else str(value)
-    etree.SubElement(vv, q(f"{typ}Value")).text = text
+    etree.SubElement(vv, q(f"{typ}Value")).text = xml_safe(text)
 
 
 @dataclass
@@ -149,7 +149,7 @@ class _Users:
         for v, guid in self.machine.items():
             etree.SubElement(users, q("User"), guid=guid, id=f"intcap-model-{v}", name=machine_user_name(v))
         for r, guid in self.reviewers.items():
-            etree.SubElement(users, q("User"), guid=guid, id=f"reviewer:{r}", name=r)
+            etree.SubElement(users, q("User"), guid=guid, id=xml_safe(f"reviewer:{r}"), name=xml_safe(r))
 
 
 def _reviewable(answers: list[Answer], texts: dict[str, str]) -> tuple[list[Answer], int]:
@@ -205,7 +205,7 @@ def build_project(out_dir: Path, codebook: CodebookLike = None, *, positions: st
         companies.setdefault(company, set())
     cases_el = etree.SubElement(root, q("Cases")) if companies else None
     for company, srcs in companies.items():
-        case = etree.SubElement(cases_el, q("Case"), guid=make_guid("case", company), name=company)
+        case = etree.SubElement(cases_el, q("Case"), guid=make_guid("case", company), name=xml_safe(company))
         prof = profiles.get(company)
         if prof:
             _value(case, variables["n_passages"], prof.get("n_passages"))
@@ -232,9 +232,9 @@ def build_project(out_dir: Path, codebook: CodebookLike = None, *, positions: st
         files[guid] = text
         omap = OffsetMap(text, positions)
         company = company_of.get(name, "")
-        src = etree.SubElement(sources_el, q("TextSource"), guid=guid, name=name,
+        src = etree.SubElement(sources_el, q("TextSource"), guid=guid, name=xml_safe(name),
                                plainTextPath=f"internal://{guid}.txt")
-        etree.SubElement(src, q("Description")).text = f"Company: {company}" if company else "intcap source"
+        etree.SubElement(src, q("Description")).text = xml_safe(f"Company: {company}" if company else "intcap source")
         for c in sorted(by_source.get(name, []), key=lambda c: (c.passage.start, c.passage.end, c.passage.id)):
             n_sel += machine_selections(src, c, text, codes, users.machine[version(c)], version(c), omap)
         for a in sorted(reviews_of.get(name, []), key=lambda a: (a.start, a.end, a.passage_id, a.reviewer)):

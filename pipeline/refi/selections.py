@@ -10,7 +10,7 @@ from pipeline.errors import ImportExportError
 from pipeline.records import CODES, Coding
 from pipeline.refi.provenance import coder_label, evidence_sentence
 from pipeline.refi.sources import OffsetMap
-from pipeline.refi.xmlutil import make_guid, q
+from pipeline.refi.xmlutil import make_guid, q, xml_safe
 
 if TYPE_CHECKING:
     from pipeline.review.store import Answer
@@ -23,10 +23,10 @@ def _code_order(code: str) -> int:
 def _selection(src: etree._Element, guid: str, name: str, start: int, end: int, omap: OffsetMap,
                user: str, description: str, code_guid: str, coding_guid: str, when: str | None) -> None:
     stamp = {"creationDateTime": when} if when else {}
-    sel = etree.SubElement(src, q("PlainTextSelection"), guid=guid, name=name,
+    sel = etree.SubElement(src, q("PlainTextSelection"), guid=guid, name=xml_safe(name),
                            startPosition=str(omap.to_position(start)), endPosition=str(omap.to_position(end)),
                            creatingUser=user, **stamp)
-    etree.SubElement(sel, q("Description")).text = description
+    etree.SubElement(sel, q("Description")).text = xml_safe(description)
     coding = etree.SubElement(sel, q("Coding"), guid=coding_guid, creatingUser=user, **stamp)
     etree.SubElement(coding, q("CodeRef"), targetGUID=code_guid)
 

@@ -24,6 +24,17 @@ _GUID_RE = re.compile(
 )
 
 
+# characters XML 1.0 cannot hold (C0 controls but tab, newline, CR; lone surrogates; U+FFFE/F)
+_NOT_XML = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\ud800-\udfff\ufffe\uffff]")
+
+
+def xml_safe(text: str) -> str:
+    """``text`` with each character XML cannot hold replaced by U+FFFD: a transcript may carry a
+    stray control byte (a NUL from an export tool); the source file itself keeps it, and
+    positions index that file, so only names and descriptions change."""
+    return _NOT_XML.sub("\ufffd", text)
+
+
 def make_guid(*parts: str) -> str:
     """Deterministic GUID (uuid5) for the named thing, bare form as the schema allows."""
     return str(uuid.uuid5(GUID_NAMESPACE, "\x1f".join(parts)))
