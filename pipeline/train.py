@@ -38,7 +38,7 @@ def companion_coders(settings: CoderSettings, examples: list[Example], encoder=N
               if d.id[3:] in by_id]
     comp = settings.companion()
     # the companion codes only the languages routed to it, so it learns from those passages (the
-    # multilingual encoder is ~10x slower than MiniLM: all English passages would make training
+    # multilingual encoder is several times slower than MiniLM: all English passages would make training
     # take longer than the 10 minutes a user's machine may spend); with no written corpus yet it
     # keeps the thesis's English passages as well
     own = [e for e in examples if e.language in COMPANION_LANGUAGES]

@@ -104,3 +104,19 @@ def test_tiny_training_set_with_constant_inner_splits_fits():
     P[:3, 0] = 1
     heads = CodeHeads().fit(X, P, np.where(P == 1, "+", "").astype(object), groups=np.array(list("AAABBB")))
     assert heads.thresholds_[0] == 0.5 and heads.predict(X).shape == (6, 4)
+
+
+def test_heads_trained_twice_agree_when_embeddings_differ_by_rounding():
+    """`intcap train` on another machine sees embeddings that differ in the last float digits;
+    the heads must converge to the same model, not stop wherever the solver happened to be."""
+    from pipeline.train import training_examples
+
+    ex = training_examples([], with_corpus=True)
+    f = PassageCoder(HashEncoder(), settings=CoderSettings(encoder="hashing.v1", pooling="passage")).features(
+        [e.text for e in ex], [e.company for e in ex])
+    presence, valence = label_matrices(ex)
+    groups = np.array([e.company for e in ex])
+    rounded = f.X + np.random.default_rng(0).normal(0, 1e-6, f.X.shape)
+    a = CodeHeads(threshold_folds=0, tfidf_weight=0.0).fit(f.X, presence, valence, groups)
+    b = CodeHeads(threshold_folds=0, tfidf_weight=0.0).fit(rounded, presence, valence, groups)
+    assert np.abs(a.predict_proba(f.X) - b.predict_proba(f.X)).max() < 1e-3
