@@ -22,7 +22,7 @@ from sklearn.utils.validation import check_is_fitted
 from pipeline.records import CODES, VALENCES
 
 
-def _logreg(C: float, balanced: bool) -> LogisticRegression:
+def logistic_head(C: float, balanced: bool) -> LogisticRegression:
     # tol 1e-6, not sklearn's 1e-4: on the ~5,000 training passages lbfgs stopped early enough that
     # embeddings differing by float rounding (another machine, another batch order) moved ABS and
     # PRI probabilities by up to 0.03 and the thresholds with them; converged, they move < 0.001
@@ -94,8 +94,8 @@ class CodeHeads(BaseEstimator):
     def _fit_presence(self, X, T, y, w):
         """One code's presence models on a training subset: (dense head, TF-IDF head or None);
         ``T`` is the subset's TF-IDF matrix (None = no TF-IDF head)."""
-        dense = _logreg(self.C, self.balanced).fit(X, y, sample_weight=w)
-        sparse = _logreg(1.0, self.balanced).fit(T, y, sample_weight=w) if T is not None else None
+        dense = logistic_head(self.C, self.balanced).fit(X, y, sample_weight=w)
+        sparse = logistic_head(1.0, self.balanced).fit(T, y, sample_weight=w) if T is not None else None
         return dense, sparse
 
     def _fused(self, dense, sparse, X, T) -> np.ndarray:
@@ -144,10 +144,10 @@ class CodeHeads(BaseEstimator):
             if y.min() == y.max():  # a code never (or always) seen: constant
                 self.intercept_[j] = 20.0 if y.min() == 1 else -20.0
                 continue
-            head = _logreg(self.C, self.balanced).fit(X, y, sample_weight=w)
+            head = logistic_head(self.C, self.balanced).fit(X, y, sample_weight=w)
             self.coef_[j], self.intercept_[j] = head.coef_[0], head.intercept_[0]
             if use_tfidf:
-                sh = _logreg(1.0, self.balanced).fit(T, y, sample_weight=w)
+                sh = logistic_head(1.0, self.balanced).fit(T, y, sample_weight=w)
                 self.tfidf_coef_[j], self.tfidf_intercept_[j] = sh.coef_[0], sh.intercept_[0]
             if splits:
                 oof = np.full(len(y), np.nan)
@@ -173,7 +173,7 @@ class CodeHeads(BaseEstimator):
         present = [k for k, s in enumerate(VALENCES) if (v == s).any()]
         if len(present) < 2:
             return
-        head = _logreg(self.valence_C, self.valence_balanced).fit(X, v, sample_weight=w)
+        head = logistic_head(self.valence_C, self.valence_balanced).fit(X, v, sample_weight=w)
         for cls, c, icpt in zip(head.classes_, *_multiclass(head)):
             k = VALENCES.index(cls)
             coef[j, k], intercept[j, k] = c, icpt

@@ -78,10 +78,11 @@ class ShippedHeads:
         ``extra_weight`` (pseudo-labels, see bench/review_self_training.py); None = none.
         """
         from sklearn.feature_extraction.text import TfidfVectorizer
-        from sklearn.linear_model import LogisticRegression
+
+        from pipeline.classify import logistic_head
 
         def logreg(C):
-            return LogisticRegression(C=C, class_weight="balanced", max_iter=3000)
+            return logistic_head(C, True)  # the shipped heads' solver settings, so the replay matches them
 
         extra = extra or [(np.zeros(0, dtype=int), np.zeros(0, dtype=int))] * Y.shape[1]
         out = np.zeros((len(target), Y.shape[1]))
