@@ -178,3 +178,19 @@ def test_multilabel_fine_tuned_weights_are_hashed_and_checked(tmp_path, monkeypa
     weights.write_bytes(bytes(data))
     with pytest.raises(ModelError, match="do not match the manifest"):
         load_model(tmp_path / "m")
+
+
+def test_thesis_codebook_recoding_covers_every_thesis_passage():
+    """corpus/thesis/codebook_recoding.jsonl (bench/thesis_recoding.py): two blind passes per
+    thesis passage; where they agree that is the coding, where not an adjudicated one with its reason."""
+    thesis = load_examples(paths.CODED_PASSAGES)
+    rows = [json.loads(line) for line in (paths.CODED_PASSAGES.parent / "codebook_recoding.jsonl").read_text().splitlines()]
+    assert [r["id"] for r in rows] == [e.id for e in thesis]
+    for r in rows:
+        a, b = (p["codes"] for p in r["passes"])
+        for codes in (a, b, r["codes"]):
+            assert set(codes) <= {"NET", "ENT", "ABS", "PRI"} and set(codes.values()) <= {"+", "-", "0"}
+        if a == b:
+            assert r["codes"] == a and not r["adjudicated"]
+        else:
+            assert r["adjudicated"] and r["reason"].strip()
