@@ -97,7 +97,7 @@ def finetune_multilabel(examples: Sequence[Example], base_path: str | Path, out_
     model = SentenceTransformer(str(base_path), device="cpu")
     model.max_seq_length = max_seq_length
     model.train()
-    dim = model.get_sentence_embedding_dimension()
+    dim = model.get_embedding_dimension()
     head = torch.nn.Linear(dim, len(CODES))
     texts = [mask_company(e.text, e.company) for e in examples]
     y = torch.tensor([[float(c in e.codes) for c in CODES] for e in examples])
