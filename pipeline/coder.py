@@ -32,7 +32,9 @@ from pipeline.sentences import split_sentences
 class CoderSettings:
     """Everything that defines a trained model besides its data (stored in the manifest)."""
 
-    encoder: str = "minilm.v1"
+    #: multilingual-e5-small for every language: on the dev set it beat MiniLM with an e5
+    #: companion for Nordic text (0.739 vs 0.713 κ; thesis LOCO 0.591 vs 0.546), at half the speed
+    encoder: str = "e5-small.v1"
     C: float = 4.0
     balanced: bool = True
     threshold_folds: int = 5
@@ -54,7 +56,7 @@ class CoderSettings:
     finetune_method: str = "contrastive"
     #: encoder of the multilingual companion coder that codes Danish passages ("" = none); it is
     #: trained on the same examples plus their Danish rendering and saved under multilingual/
-    multilingual: str = "e5-small.v1"
+    multilingual: str = ""
     #: the companion's TF-IDF head weight
     multilingual_tfidf_weight: float = 1.0
     #: the companion's pooling ("passage" encodes each passage once: e5 is several times slower
@@ -210,7 +212,7 @@ class PassageCoder:
             for i, c in zip(idx, coder._code([todo[i] for i in idx], self.adapters)):
                 c.model_version = self.version
                 c.language = languages[i]
-                c.coder = "multilingual" if key else "english"
+                c.coder = "multilingual" if key else "main"
                 out[i] = c
         return [out[i] for i in range(len(todo))]
 

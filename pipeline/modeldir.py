@@ -296,12 +296,14 @@ def root_model_dir(directory: Path) -> Path:
 
 
 def coder_thresholds(directory: Path) -> dict[str, "object"]:
-    """Each coder's decision thresholds (4,), keyed as ``Coding.coder`` names them ("english",
-    "multilingual"), read from the verified heads; under adapters, the trained model's (an
-    adapter keeps probabilities on its base's scale)."""
+    """Each coder's decision thresholds (4,), keyed as ``Coding.coder`` names them ("main",
+    "multilingual"; results written before the e5-small default call the main coder "english"),
+    read from the verified heads; under adapters, the trained model's (an adapter keeps
+    probabilities on its base's scale)."""
     root = root_model_dir(directory)
     manifest = verify_model(root)
-    out = {"english": CodeHeads.load(root).thresholds_}
+    main = CodeHeads.load(root).thresholds_
+    out = {"main": main, "english": main}
     for desc in (manifest.get("companions") or {}).values():
         out["multilingual"] = CodeHeads.load(root / str(desc["dir"])).thresholds_
     return out

@@ -113,7 +113,8 @@ class Coding:
     #: carries the evidence, when the classifier can tell
     evidence: dict[str, tuple[int, int]] = field(default_factory=dict)
     model_version: str = ""
-    #: the language the passage was coded as, and which coder coded it ("english" or "multilingual")
+    #: the language the passage was coded as, and which coder coded it ("main", or "multilingual" for a
+    #: language routed to a companion; results before the e5-small default call the main coder "english")
     language: str = ""
     coder: str = ""
 

@@ -65,7 +65,8 @@ def train_model(model_dir: Path, *, extra: list[Path] = (), settings: CoderSetti
 
     base = load_encoder(settings.encoder)
     if not isinstance(base, SentenceTransformerEncoder):
-        raise ModelError(f"--finetune needs a sentence-transformers encoder (e.g. minilm.v1), not {settings.encoder!r}")
+        raise ModelError(f"--finetune needs a sentence-transformers encoder, not {settings.encoder!r}: "
+                         "use --encoder minilm.v1 --finetune")
     with tempfile.TemporaryDirectory(prefix=".tmp-finetune-", dir=Path(model_dir).parent) as tmp:
         tune = {"contrastive": finetune, "multilabel": finetune_multilabel}.get(settings.finetune_method)
         if tune is None:

@@ -166,7 +166,7 @@ def test_multilabel_fine_tuned_weights_are_hashed_and_checked(tmp_path, monkeypa
         ("We chose to open an office in Austin ourselves.", {"ENT": "+"}),
         ("A customer pulled us into Spain.", {"NET": "+"})] * 2)]
     monkeypatch.setattr(train_mod, "training_examples", lambda extra=(), with_corpus=True: list(few))
-    settings = CoderSettings(finetune=True, finetune_method="multilabel", multilingual="", threshold_folds=2,
+    settings = CoderSettings(encoder="minilm.v1", finetune=True, finetune_method="multilabel", multilingual="", threshold_folds=2,
                              register_augment="")
     train_mod.train_model(tmp_path / "m", settings=settings)
     files = json.loads((tmp_path / "m" / "manifest.json").read_text())["files"]

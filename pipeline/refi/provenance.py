@@ -36,7 +36,7 @@ def evidence_sentence(coding: Coding, code: str) -> str:
 
 
 def coder_label(coding: Coding) -> str:
-    """'english coder, language en' / 'multilingual coder, language da'; 'coder unknown' for old runs."""
+    """'main coder, language en' / 'multilingual coder, language da'; 'coder unknown' for old runs."""
     who = f"{coding.coder} coder" if coding.coder else "coder unknown"
     return who + (f", language {coding.language}" if coding.language else "")
 
