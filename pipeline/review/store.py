@@ -117,8 +117,9 @@ class Answer:
 
 
 def suggestion_provenance(out_dir: Path | None) -> dict[str, dict]:
-    """Per passage id of OUT_DIR/passages.jsonl: the coder (English or multilingual), language,
-    model version and evidence sentences of the model's coding ({} without a results folder)."""
+    """Per passage id of OUT_DIR/passages.jsonl: the coder ("main", or "multilingual" for a routed
+    companion), language, model version and evidence sentences of the model's coding ({} without a
+    results folder)."""
     path = Path(out_dir) / "passages.jsonl" if out_dir is not None else None
     if path is None or not path.is_file():
         return {}
