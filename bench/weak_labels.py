@@ -107,7 +107,7 @@ def main(argv=None) -> int:
     new = [e for e in ood if not e.id.startswith("ood-") or int(e.id.split("-")[1]) > 42]
     companies = companies_of(english)
     from dataclasses import replace
-    s = replace(CoderSettings(), register_augment="", multilingual="")  # as the ablation rows
+    s = replace(CoderSettings(), encoder="minilm.v1", register_augment="", multilingual="")  # as the ablation rows
     cand = CoderCandidate("default", memo_factory()(s.encoder), s)
     report = {}
     for name, weak in (("default", []), ("+ Analysis paragraphs", weak_examples(companies)),
