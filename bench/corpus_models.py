@@ -28,15 +28,15 @@ sys.path.insert(0, str(ROOT))
 
 from pipeline import corpus, paths  # noqa: E402
 from pipeline.candidates import CoderCandidate, RoutedCandidate  # noqa: E402
-from pipeline.coder import CoderSettings  # noqa: E402
+from pipeline.coder import MINILM_ROUTED, CoderSettings  # noqa: E402
 from pipeline.embed import COMPOSITES, CachedEncoder, ConcatEncoder, EmbeddingCache, cached_encoder, load_encoder  # noqa: E402
 from pipeline.evaluate import coding_metrics, dev_metrics, loco_pool  # noqa: E402
 from pipeline.examples import load_examples  # noqa: E402
 from pipeline.train import augment_examples  # noqa: E402
 
-#: the rows are variations of the recipe they were measured on (docs/EVALUATION.md): MiniLM with the e5
-#: companion for Nordic text, the default until session 9; "e5-small for every language" is today's default
-DEFAULT = replace(CoderSettings(), encoder="minilm.v1", multilingual="e5-small.v1")
+#: the rows are variations of the recipe they were measured on (docs/EVALUATION.md); "e5-small for every
+#: language" is today's default
+DEFAULT = MINILM_ROUTED
 
 
 def candidates() -> dict[str, CoderSettings]:

@@ -28,7 +28,7 @@ sys.path.insert(0, str(ROOT))
 
 from pipeline import paths  # noqa: E402
 from pipeline.candidates import CoderCandidate, Predictions  # noqa: E402
-from pipeline.coder import CoderSettings  # noqa: E402
+from pipeline.coder import MINILM_ROUTED  # noqa: E402
 from pipeline.evaluate import coding_metrics, companies_of, memo_factory  # noqa: E402
 from pipeline.examples import Example, load_examples  # noqa: E402
 from pipeline.records import CODES, VALENCES  # noqa: E402
@@ -107,7 +107,7 @@ def main(argv=None) -> int:
     new = [e for e in ood if not e.id.startswith("ood-") or int(e.id.split("-")[1]) > 42]
     companies = companies_of(english)
     from dataclasses import replace
-    s = replace(CoderSettings(), encoder="minilm.v1", register_augment="", multilingual="")  # as the ablation rows
+    s = replace(MINILM_ROUTED, register_augment="", multilingual="")  # as the ablation rows
     cand = CoderCandidate("default", memo_factory()(s.encoder), s)
     report = {}
     for name, weak in (("default", []), ("+ Analysis paragraphs", weak_examples(companies)),

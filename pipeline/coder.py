@@ -95,6 +95,11 @@ class CoderSettings:
                        pooling=self.multilingual_pooling, finetune=False, multilingual="")
 
 
+#: the default until session 9, and the recipe most of bench/'s tables were measured with: MiniLM, with an
+#: e5-small companion for Nordic and German passages (``intcap train --encoder minilm.v1 --companion e5-small.v1``)
+MINILM_ROUTED = CoderSettings(encoder="minilm.v1", multilingual="e5-small.v1")
+
+
 @dataclass
 class Features:
     """Dense features of passages and of their sentences (for evidence)."""
