@@ -8,7 +8,7 @@ Every candidate trains on the thesis passages, their register rewrites and corpu
 named candidates are also measured leave-one-company-out on the thesis (each fold trains
 on 13 thesis firms plus the whole written corpus, which is about other firms). Choose on
 the dev set; the LOCO column is reported next to it. ``--curve`` draws the dev learning
-curve of the first candidate at 250, 500, 1,000, 2,000 and all written passages.
+curve of the first candidate at 250, 500, 1,000, 2,000, 4,000 and all written passages.
 
 Embeddings come through the on-disk cache, so a re-run encodes only new texts; coding
 speed is measured separately on an uncached encoder (passages/s on the dev texts).
@@ -214,7 +214,7 @@ def main(argv=None) -> int:
         firms = sorted(by_firm)
         random.Random(0).shuffle(firms)
         curve = []
-        for size in [250, 500, 1000, 2000, len(written)]:
+        for size in [250, 500, 1000, 2000, 4000, len(written)]:
             if size > len(written):
                 continue
             if size == len(written) and name in results["rows"]:  # the row above is this point
