@@ -10,7 +10,7 @@ the figures to read (absolute rates move with the host's load).
     .venv/bin/python bench/coding_speed.py [--model-dir DIR ...] [--runs 2] [--json FILE]
 
 For the previous default (MiniLM with an e5 companion):
-    .venv/bin/python -m intcap train --encoder minilm.v1 --companion e5-small.v1 --model-dir models/minilm-routed
+    .venv/bin/python -m intcap train --recipe minilm-routed --model-dir models/minilm-routed
     .venv/bin/python bench/coding_speed.py --model-dir models/default models/minilm-routed --json bench/results/coding_speed.json
 """
 from __future__ import annotations

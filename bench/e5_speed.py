@@ -10,7 +10,7 @@ the figure to read (absolute rates move with the host's load).
     .venv/bin/python bench/e5_speed.py --model-dir DIR [--json bench/results/e5_speed.json]
 
 The shipped default has had no companion since session 9 (e5 codes every language); the routed model
-this measures is trained by `intcap train --encoder minilm.v1 --companion e5-small.v1 --model-dir DIR`.
+this measures is trained by `intcap train --recipe minilm-routed --model-dir DIR`.
 """
 from __future__ import annotations
 
@@ -64,7 +64,7 @@ def main() -> None:
     coder = load_model(Path(args.model_dir))  # no cache_path: every text is encoded
     if "da" not in coder.companions:
         raise SystemExit(f"{args.model_dir}: this model has no Danish companion to time; train one with "
-                         "intcap train --encoder minilm.v1 --companion e5-small.v1 --model-dir DIR")
+                         "intcap train --recipe minilm-routed --model-dir DIR")
     import torch
 
     out = {"model": coder.version, "torch_threads": torch.get_num_threads(), "cpus": os.cpu_count(), "sets": {}}

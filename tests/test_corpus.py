@@ -148,6 +148,23 @@ def test_training_on_a_small_corpus_subset_runs_end_to_end(tmp_path, monkeypatch
     assert set(coding.codes) == {"NET", "ENT", "ABS", "PRI"}
 
 
+def test_train_recipes_start_from_the_named_settings(tmp_path, monkeypatch):
+    """`intcap train --recipe minilm-routed` trains the previous default's recipe (MiniLM, the e5
+    companion), not the e5 default with one field swapped; other options still apply on top."""
+    from intcap.cli import main
+    from pipeline import train as train_mod
+    from pipeline.coder import MINILM_ROUTED, CoderSettings
+
+    seen = []
+    monkeypatch.setattr(train_mod, "train_model", lambda model_dir, extra=(), settings=None: seen.append(settings) or "v")
+    assert main(["train", "--model-dir", str(tmp_path / "a")]) == 0
+    assert main(["train", "--recipe", "minilm-routed", "--model-dir", str(tmp_path / "b")]) == 0
+    assert main(["train", "--recipe", "minilm-routed", "--thesis-only", "--model-dir", str(tmp_path / "c")]) == 0
+    assert seen[0] == CoderSettings()
+    assert seen[1] == MINILM_ROUTED and (seen[1].encoder, seen[1].multilingual, seen[1].C) == ("minilm.v1", "e5-small.v1", 4.0)
+    assert seen[2].training_corpus is False and seen[2].encoder == "minilm.v1"
+
+
 @pytest.mark.slow
 def test_multilabel_fine_tuned_weights_are_hashed_and_checked(tmp_path, monkeypatch):
     """End-to-end fine-tuning writes safetensors into the model folder, every file hashed; a
