@@ -35,6 +35,11 @@ from pipeline.classify import kappa
 from pipeline.records import CODES
 
 _EPS = 1e-6
+#: the penalties, chosen by the gain after 50 answers on development seeds 100-104 of the dev pool
+#: (docs/REVIEW.md). C = 16 did a little better there and on the thesis pool, within seed noise, and
+#: not on the reported seeds 0-9, so C stays 4
+DEFAULT_C = 4.0
+DEFAULT_C_BASE = 1.0
 
 
 def offsets(presence: np.ndarray, thresholds: np.ndarray) -> np.ndarray:
@@ -65,7 +70,7 @@ class AnswerAdapter(BaseEstimator):
         Weigh present and absent answers of a code equally, as the model's heads do.
     """
 
-    def __init__(self, C: float = 4.0, C_base: float = 1.0, balanced: bool = True):
+    def __init__(self, C: float = DEFAULT_C, C_base: float = DEFAULT_C_BASE, balanced: bool = True):
         self.C = C
         self.C_base = C_base
         self.balanced = balanced

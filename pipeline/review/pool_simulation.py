@@ -31,7 +31,7 @@ from pipeline import paths
 from pipeline.errors import IntcapError
 from pipeline.examples import Example, label_matrices, load_examples
 from pipeline.records import CODES, Passage
-from pipeline.review.adapter import AnswerAdapter, coder_thresholds, coding_presence, mean_kappa, offsets
+from pipeline.review.adapter import DEFAULT_C, DEFAULT_C_BASE, AnswerAdapter, coder_thresholds, coding_presence, mean_kappa, offsets
 from pipeline.review.queue import Pool, make_strategy, tfidf_vectors
 
 DEFAULT_POOL = paths.ROOT / "corpus" / "dev"
@@ -51,8 +51,8 @@ class PoolSimSettings:
     #: answers at which the gain is reported (gain_after)
     checkpoints: tuple = (50, 100)
     #: the adapter's parameters, as the fast review round uses them
-    C: float = 4.0
-    C_base: float = 1.0
+    C: float = DEFAULT_C
+    C_base: float = DEFAULT_C_BASE
     balanced: bool = True
     jobs: int = -1
 
