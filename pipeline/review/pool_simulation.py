@@ -31,7 +31,8 @@ from pipeline import paths
 from pipeline.errors import IntcapError
 from pipeline.examples import Example, label_matrices, load_examples
 from pipeline.records import CODES, Passage
-from pipeline.review.adapter import DEFAULT_C, DEFAULT_C_BASE, AnswerAdapter, coder_thresholds, coding_presence, mean_kappa, offsets
+from pipeline.review.adapter import (DEFAULT_C, DEFAULT_C_BASE, AnswerAdapter, coder_thresholds, coding_presence,
+                                     mean_kappa, offsets)
 from pipeline.review.queue import Pool, make_strategy, tfidf_vectors
 
 DEFAULT_POOL = paths.ROOT / "corpus" / "dev"
