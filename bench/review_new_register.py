@@ -36,26 +36,20 @@ POOL = ROOT / "corpus" / "thesis" / "coded_passages.jsonl"
 
 def corpus_only_model(model_dir: Path = MODEL_DIR) -> str:
     """The shipped recipe fitted on corpus/train/ only; skipped when the saved model's data hash matches."""
-    from dataclasses import replace
+    from dataclasses import asdict, replace
 
     from pipeline import corpus
-    from pipeline.coder import CoderSettings, PassageCoder
-    from pipeline.embed import cached_encoder
-    from pipeline.examples import base_rates
-    from pipeline.modeldir import save_model
-    from pipeline.train import examples_hash
+    from pipeline.coder import CoderSettings
+    from pipeline.train import examples_hash, train_on
 
     settings = replace(CoderSettings(), register_augment="")  # the rewrites are of thesis passages
     examples = corpus.examples(corpus.training_rows())
-    data_hash = examples_hash(examples)
     manifest = model_dir / "manifest.json"
     if manifest.is_file():
         saved = json.loads(manifest.read_text())
-        if saved.get("training_data_sha256") == data_hash and saved.get("settings") == settings.__dict__:
+        if saved.get("training_data_sha256") == examples_hash(examples) and saved.get("settings") == asdict(settings):
             return saved["version"]
-    coder = PassageCoder(cached_encoder(settings.encoder)).fit(examples, settings)
-    return save_model(coder, settings, model_dir, data_hash=data_hash, n_examples=len(examples),
-                      extra={"base_rates": base_rates(examples)})
+    return train_on(model_dir, examples, settings)
 
 
 def penalty_grid() -> None:

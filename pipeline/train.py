@@ -50,7 +50,12 @@ def train_model(model_dir: Path, *, extra: list[Path] = (), settings: CoderSetti
     """Fit on all examples (the thesis, the written corpus when ``settings.training_corpus``,
     and ``extra``); return the new model version."""
     settings = settings or CoderSettings()
-    examples = training_examples(list(extra), with_corpus=settings.training_corpus)
+    return train_on(model_dir, training_examples(list(extra), with_corpus=settings.training_corpus), settings)
+
+
+def train_on(model_dir: Path, examples: list[Example], settings: CoderSettings) -> str:
+    """Fit ``settings``'s recipe on exactly ``examples`` (plus the register augmentation the
+    settings ask for) and write the model; return its version."""
     rates = base_rates(examples)
     examples = examples + augment_examples(settings, examples)
     companions = companion_coders(settings, examples)

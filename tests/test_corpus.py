@@ -153,7 +153,7 @@ def test_train_recipes_start_from_the_named_settings(tmp_path, monkeypatch):
     companion), not the e5 default with one field swapped; other options still apply on top."""
     from intcap.cli import main
     from pipeline import train as train_mod
-    from pipeline.coder import MINILM_ROUTED, CoderSettings
+    from pipeline.coder import MINILM_ROUTED, RECIPES, CoderSettings
 
     seen = []
     monkeypatch.setattr(train_mod, "train_model", lambda model_dir, extra=(), settings=None: seen.append(settings) or "v")
@@ -163,6 +163,9 @@ def test_train_recipes_start_from_the_named_settings(tmp_path, monkeypatch):
     assert seen[0] == CoderSettings()
     assert seen[1] == MINILM_ROUTED and (seen[1].encoder, seen[1].multilingual, seen[1].C) == ("minilm.v1", "e5-small.v1", 4.0)
     assert seen[2].training_corpus is False and seen[2].encoder == "minilm.v1"
+    for name in RECIPES:  # every named recipe is one the command accepts
+        assert main(["train", "--recipe", name, "--model-dir", str(tmp_path / name)]) == 0
+    assert seen[-len(RECIPES):] == list(RECIPES.values())
 
 
 @pytest.mark.slow
