@@ -247,9 +247,10 @@ class CodeHeads(BaseEstimator):
         if getattr(self, "valence_tfidf_coef_", None) is not None:
             arrays.update({a: getattr(self, a) for a in self._VALENCE_TFIDF})
         # the vocabulary-sized arrays in float32: they are most of the file, and float32 changes a
-        # probability by about 1e-7
+        # probability by about 1e-7; compressed, since a valence head's TF-IDF weights are zero for
+        # every term its code's passages lack (5.9 MB -> 3.9 MB for the shipped default)
         arrays = {a: v.astype(np.float32) if a in self._VOCABULARY_SIZED else v for a, v in arrays.items()}
-        np.savez(directory / "heads.npz", **arrays)
+        np.savez_compressed(directory / "heads.npz", **arrays)
         (directory / "heads.json").write_text(json.dumps(
             {**self.get_params(), "codes": list(CODES), "valences": list(VALENCES),
              "tfidf_vocabulary": self.tfidf_vocabulary_ if has_tfidf else None}, indent=1, ensure_ascii=False))
