@@ -99,6 +99,23 @@ def test_each_bad_file_alone(tmp_path, name):
     assert str(exc.value).startswith(f"{path}: ")
 
 
+def test_jsonl_error_lists_every_broken_line(tmp_path):
+    """A user mending a pre-segmented file learns every broken line from one run, not one per run."""
+    path = tmp_path / "passages.jsonl"
+    good = [f'{{"id": "g-{i}", "company": "Ok A/S", "text": "We export to Norway."}}' for i in range(3)]
+    broken = ['{"id": "b-1", "text": "   "}', '{"id": "g-0", "text": "again"}', "{not json"]
+    broken += [f'{{"id": "m-{i}"}}' for i in range(25)]
+    path.write_text("\n".join(good + broken) + "\n", encoding="utf-8")
+    with pytest.raises(IngestError) as exc:
+        read_source(path)
+    problem = exc.value.problem
+    assert problem.startswith("28 broken lines: line 4: 'text' is empty; ")
+    assert "line 5: duplicate passage id 'g-0' (first on line 1)" in problem
+    assert "line 6: not valid JSON" in problem
+    assert "line 7: missing 'text'" in problem and "line 23: missing 'text'" in problem
+    assert "line 24:" not in problem and problem.endswith("; and 8 more broken line(s)")
+
+
 def make_unreadables(folder: Path) -> dict[str, str]:
     """Files no reader can open, even as root; name -> expected problem."""
     os.mkfifo(folder / "pipe.txt")

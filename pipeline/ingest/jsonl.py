@@ -7,7 +7,8 @@ becomes one Transcript per company (in order of first appearance); each
 stored text is that company's passage texts joined by "\\n\\n".
 
 A broken line fails the whole file: a pre-segmented file is one unit, and
-coding part of it silently would skew the per-company profiles.
+coding part of it silently would skew the per-company profiles. The error lists
+every broken line (up to ``_MAX_LISTED``), so one pass mends the file.
 """
 from __future__ import annotations
 
@@ -19,6 +20,8 @@ from pipeline.ingest.speakers import role_for
 from pipeline.records import Transcript, Turn
 
 _ROLES = ("answer", "question", "heading")
+#: broken lines named in one error; the rest are counted
+_MAX_LISTED = 20
 
 
 def _row(line: str, n: int, info: SourceInfo) -> dict:
@@ -57,16 +60,26 @@ def read_jsonl(data: bytes, info: SourceInfo) -> list[Transcript]:
     groups: dict[str, list[tuple[dict, int]]] = {}
     seen: dict[str, int] = {}
     # JSON Lines breaks only on \n (a raw U+2028 may legally sit inside a string).
+    problems: list[str] = []
     for n, line in enumerate(text.split("\n"), 1):
         if not line.strip():
             continue
-        row = _row(line, n, info)
+        try:
+            row = _row(line, n, info)
+        except IngestError as exc:
+            problems.append(exc.problem)
+            continue
         given = str(row["id"]).strip()
         if given in seen:
-            raise IngestError(info.path, f"line {n}: duplicate passage id {given!r} (first on line {seen[given]})")
+            problems.append(f"line {n}: duplicate passage id {given!r} (first on line {seen[given]})")
+            continue
         seen[given] = n
         company = (row.get("company") or "").strip() or info.company
         groups.setdefault(company, []).append((row, n))
+    if problems:
+        more = len(problems) - _MAX_LISTED
+        listed = "; ".join(problems[:_MAX_LISTED]) + (f"; and {more} more broken line(s)" if more > 0 else "")
+        raise IngestError(info.path, listed if len(problems) == 1 else f"{len(problems)} broken lines: {listed}")
     out: list[Transcript] = []
     for company, rows in groups.items():
         parts: list[str] = []
