@@ -20,6 +20,9 @@ The model is trained once (about 2 minutes with the embedding cache warm) and re
 training data has not changed. ``--penalty-grid`` instead replays the development seeds 100-104
 of both pools (the thesis pool with this model, the dev pool with the shipped model) for the
 adapter's penalties C in {4, 16, 64} x C_base in {1, 4, 16} (about 10 minutes).
+``--dense-grid`` replays the same development seeds with each passage's dense features (the
+coder's mean sentence embedding, centred) appended to the adapter's TF-IDF rows at scales
+0.5-16 (a larger scale is a weaker pull toward the model; about 6 minutes).
 """
 from __future__ import annotations
 
@@ -69,19 +72,45 @@ def penalty_grid() -> None:
                       f"{g['100']['active']:+.3f} random {g['100']['random']:+.3f}; to 95 % {r['labels_to_95']}", flush=True)
 
 
+def dense_grid() -> None:
+    """The adapter with the passages' embeddings beside TF-IDF, on development seeds 100-104 (docs/REVIEW.md)."""
+    from scipy import sparse
+
+    from pipeline import paths
+    from pipeline.modeldir import load_model
+    from pipeline.review.pool_simulation import PoolData, PoolSimSettings, load_pool, prepare_pool, simulate_pool
+
+    for name, pool, model_dir in (("thesis pool, corpus-only model", POOL, MODEL_DIR),
+                                  ("dev pool, shipped model", ROOT / "corpus" / "dev", paths.DEFAULT_MODEL)):
+        data = prepare_pool(pool, model_dir)
+        examples = load_pool(pool)
+        coder = load_model(model_dir, cache_path=paths.embedding_cache())
+        X = coder.features([e.text for e in examples], [e.company for e in examples]).X[:, :coder.encoder.dim]
+        X = X - X.mean(0)  # centred, so the adapter's bias stays the bias
+        for scale in (0, 0.5, 1, 2, 4, 8, 16):
+            rows = sparse.hstack([data.arrays["T"], sparse.csr_matrix(scale * X)]).tocsr() if scale else data.arrays["T"]
+            r = simulate_pool(settings=PoolSimSettings(first_seed=100, seeds=5),
+                              data=PoolData(data.pool, data.model_version, data.firms, {**data.arrays, "T": rows}, 0))
+            g = r["gain_after"]
+            print(f"{name}: dense scale {scale} start {r['start_kappa']:.3f} all {r['all_labels_kappa']:.3f}; after 50 "
+                  f"active {g['50']['active']:+.3f} random {g['50']['random']:+.3f}; after 100 active "
+                  f"{g['100']['active']:+.3f} random {g['100']['random']:+.3f}; to 95 % {r['labels_to_95']}", flush=True)
+
+
 def main(argv=None) -> int:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--seeds", type=int, default=10)
     ap.add_argument("--json", type=Path, default=ROOT / "bench" / "results" / "review_simulate_thesis_pool.json")
     ap.add_argument("--penalty-grid", action="store_true", help="the adapter's penalties on development seeds")
+    ap.add_argument("--dense-grid", action="store_true", help="the adapter with dense features, on development seeds")
     args = ap.parse_args(argv)
 
     from pipeline.review.pool_simulation import PoolSimSettings, simulate_pool
 
     version = corpus_only_model()
     print(f"starting model {version} (written corpus only) -> {MODEL_DIR.relative_to(ROOT)}", flush=True)
-    if args.penalty_grid:
-        penalty_grid()
+    if args.penalty_grid or args.dense_grid:
+        penalty_grid() if args.penalty_grid else dense_grid()
         return 0
     result = simulate_pool(POOL, MODEL_DIR, PoolSimSettings(seeds=args.seeds), progress=print)
     result["starting_model"] = "the shipped recipe trained on corpus/train/ only (bench/review_new_register.py)"
