@@ -58,15 +58,18 @@ def candidates() -> dict[str, CoderSettings]:
                                                                       multilingual="", pooling="passage"),
         # since e5 runs in torch (about twice the C engine's speed) sentence pooling is affordable; the
         # companion already caches e5 sentence embeddings of every training text
-        "e5-small for every language": replace(DEFAULT, encoder="e5-small.v1", multilingual=""),  # = CoderSettings()
+        # CoderSettings() until session 11; the default since session 12 is the evidence row below
+        "e5-small for every language": replace(DEFAULT, encoder="e5-small.v1", multilingual=""),
         "MiniLM+e5 concatenated (ensemble)": replace(DEFAULT, encoder="minilm+e5.v1", multilingual=""),
         # e5 for English too, the Nordic passages still routed to the e5 companion (trained with the
         # thesis's Danish rendering as well)
         "e5-small main coder + e5 companion": replace(DEFAULT, encoder="e5-small.v1"),
         # regularisation of the dense heads once the corpus passed 6,000 passages (C=4 was chosen at 2,800)
-        "e5-small, C=1": replace(CoderSettings(), C=1.0),
-        "e5-small, C=16": replace(CoderSettings(), C=16.0),
-        "e5-small, C=64": replace(CoderSettings(), C=64.0),
+        "e5-small, C=1": replace(CoderSettings(), C=1.0, valence_evidence=False),
+        "e5-small, C=16": replace(CoderSettings(), C=16.0, valence_evidence=False),
+        "e5-small, C=64": replace(CoderSettings(), C=64.0, valence_evidence=False),
+        # the dense valence heads also read each code's evidence sentence (= CoderSettings() since session 12)
+        "e5-small, valence reads the evidence sentence": CoderSettings(),
     }
 
 

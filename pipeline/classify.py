@@ -78,10 +78,16 @@ class CodeHeads(BaseEstimator):
     valence_tfidf : bool
         Also learn valence from TF-IDF n-grams (with ``tfidf_weight`` > 0) and average it with the
         dense valence head: lack is often worded ("never", "just waited", "ikke"), not only meant.
+    valence_evidence : bool
+        The dense valence head of a code also reads the passage's evidence sentence for that code
+        (the sentence its presence head scores highest, the one the coding shows): a passage that
+        shows a capability in one sentence and its lack in another is judged by the sentence
+        that carries the code. Needs ``sentence_X`` and ``owner`` in ``fit`` and prediction.
     """
 
     def __init__(self, C: float = 4.0, balanced: bool = True, threshold_folds: int = 5, tfidf_weight: float = 0.0,
-                 valence_C: float = 1.0, valence_balanced: bool = False, valence_tfidf: bool = False):
+                 valence_C: float = 1.0, valence_balanced: bool = False, valence_tfidf: bool = False,
+                 valence_evidence: bool = False):
         self.C = C
         self.balanced = balanced
         self.threshold_folds = threshold_folds
@@ -89,6 +95,7 @@ class CodeHeads(BaseEstimator):
         self.valence_C = valence_C
         self.valence_balanced = valence_balanced
         self.valence_tfidf = valence_tfidf
+        self.valence_evidence = valence_evidence
 
     # -- fitting -------------------------------------------------------------------------
     def _fit_presence(self, X, T, y, w):
@@ -106,11 +113,14 @@ class CodeHeads(BaseEstimator):
 
     def fit(self, X: np.ndarray, presence: np.ndarray, valence: np.ndarray, groups: np.ndarray | None = None,
             texts: list[str] | None = None, valence_X: np.ndarray | None = None,
-            sample_weight: np.ndarray | None = None) -> "CodeHeads":
+            sample_weight: np.ndarray | None = None, sentence_X: np.ndarray | None = None,
+            owner: np.ndarray | None = None) -> "CodeHeads":
         """X (n, d); presence (n, 4) in {0,1}; valence (n, 4) of "+", "-", "0" or "".
 
         ``texts`` feed the optional TF-IDF head; ``valence_X`` (default X) the valence heads;
-        ``sample_weight`` (n,) weighs examples in every head (thresholds are chosen unweighted).
+        ``sample_weight`` (n,) weighs examples in every head (thresholds are chosen unweighted);
+        ``sentence_X`` (sentences, d) and ``owner`` (sentence -> passage) the evidence sentences
+        that ``valence_evidence`` reads.
         """
         X = np.asarray(X, dtype=np.float64)
         VX = X if valence_X is None else np.asarray(valence_X, dtype=np.float64)
@@ -121,7 +131,10 @@ class CodeHeads(BaseEstimator):
         self.coef_ = np.zeros((len(CODES), X.shape[1]))
         self.intercept_ = np.zeros(len(CODES))
         self.thresholds_ = np.full(len(CODES), 0.5)
-        self.valence_coef_ = np.zeros((len(CODES), len(VALENCES), VX.shape[1]))
+        if self.valence_evidence:
+            sentence_X, owner = self._check_sentences(X, sentence_X, owner)
+        self.valence_coef_ = np.zeros((len(CODES), len(VALENCES),
+                                       VX.shape[1] + (sentence_X.shape[1] if self.valence_evidence else 0)))
         self.valence_intercept_ = np.zeros((len(CODES), len(VALENCES)))
         self.valence_prior_ = np.zeros((len(CODES), len(VALENCES)))
         if use_tfidf:
@@ -159,7 +172,8 @@ class CodeHeads(BaseEstimator):
                 ok = ~np.isnan(oof)
                 if ok.any() and y[ok].min() != y[ok].max():  # tiny sets: every inner split constant
                     self.thresholds_[j] = best_threshold(y[ok], oof[ok])
-            self._fit_valence(j, VX[y == 1], valence[y == 1, j], w[y == 1])
+            VXj = self._with_evidence(VX, sentence_X, owner, j) if self.valence_evidence else VX
+            self._fit_valence(j, VXj[y == 1], valence[y == 1, j], w[y == 1])
             if use_tfidf and self.valence_tfidf:
                 self._fit_valence(j, T[y == 1], valence[y == 1, j], w[y == 1], sparse=True)
         return self
@@ -179,6 +193,31 @@ class CodeHeads(BaseEstimator):
             coef[j, k], intercept[j, k] = c, icpt
         for k in set(range(len(VALENCES))) - {VALENCES.index(c) for c in head.classes_}:
             intercept[j, k] = -1e3  # a valence never seen in training is never predicted
+
+    @staticmethod
+    def _check_sentences(X, sentence_X, owner):
+        if sentence_X is None or owner is None:
+            raise ValueError("valence_evidence needs the sentences' features (sentence_X) and their passages (owner)")
+        sentence_X, owner = np.asarray(sentence_X, dtype=np.float64), np.asarray(owner, dtype=int)
+        if len(sentence_X) != len(owner) or sentence_X.shape[1] != np.shape(X)[1]:
+            raise ValueError(f"sentence_X {sentence_X.shape} and owner ({len(owner)},) do not match X {np.shape(X)}")
+        return sentence_X, owner
+
+    def evidence_rows(self, sentence_X: np.ndarray, owner: np.ndarray, n: int, j: int) -> np.ndarray:
+        """Per passage, the index of its sentence that code j's dense head scores highest (-1: none),
+        the sentence a coding shows as evidence."""
+        score = sentence_X @ self.coef_[j]
+        best = np.full(n, -1)
+        order = np.lexsort((-score, owner))  # by passage, best sentence first
+        first = np.ones(len(order), dtype=bool)
+        first[1:] = owner[order][1:] != owner[order][:-1]
+        best[owner[order][first]] = order[first]
+        return best
+
+    def _with_evidence(self, VX: np.ndarray, sentence_X: np.ndarray, owner: np.ndarray, j: int) -> np.ndarray:
+        rows = self.evidence_rows(sentence_X, owner, len(VX), j)
+        E = np.where((rows >= 0)[:, None], sentence_X[np.maximum(rows, 0)] if len(sentence_X) else 0.0, 0.0)
+        return np.hstack([VX, E])
 
     # -- prediction ----------------------------------------------------------------------
     def _tfidf_matrix(self, texts: list[str]):
@@ -213,11 +252,19 @@ class CodeHeads(BaseEstimator):
     def predict(self, X: np.ndarray, texts: list[str] | None = None) -> np.ndarray:
         return (self.predict_proba(X, texts) >= self.thresholds_).astype(int)
 
-    def predict_valence_proba(self, X: np.ndarray, texts: list[str] | None = None) -> np.ndarray:
+    def predict_valence_proba(self, X: np.ndarray, texts: list[str] | None = None,
+                              sentence_X: np.ndarray | None = None, owner: np.ndarray | None = None) -> np.ndarray:
         """Valence distribution per code, shape (n, 4, 3) over VALENCES (``texts`` feed the
-        TF-IDF valence head when there is one)."""
+        TF-IDF valence head when there is one; ``sentence_X`` and ``owner`` the evidence
+        sentences, with ``valence_evidence``)."""
         check_is_fitted(self, "coef_")
-        p = self._valence_softmax(np.asarray(X, dtype=np.float64), self.valence_coef_, self.valence_intercept_)
+        X = np.asarray(X, dtype=np.float64)
+        if getattr(self, "valence_evidence", False):
+            sentence_X, owner = self._check_sentences(X, sentence_X, owner)
+            VX = [self._with_evidence(X, sentence_X, owner, j) for j in range(len(CODES))]
+        else:
+            VX = X
+        p = self._valence_softmax(VX, self.valence_coef_, self.valence_intercept_)
         if getattr(self, "valence_tfidf_coef_", None) is not None and texts is not None and len(texts):
             T = self._tfidf_matrix(list(texts))
             pt = self._valence_softmax(T, self.valence_tfidf_coef_, self.valence_tfidf_intercept_)
@@ -225,7 +272,9 @@ class CodeHeads(BaseEstimator):
         return p
 
     def _valence_softmax(self, X, coef: np.ndarray, intercept: np.ndarray) -> np.ndarray:
-        z = np.stack([np.asarray(X @ coef[j].T) for j in range(len(CODES))], axis=1) + intercept
+        """``X``: one feature matrix for every code, or a list of one per code."""
+        per_code = X if isinstance(X, list) else [X] * len(CODES)
+        z = np.stack([np.asarray(per_code[j] @ coef[j].T) for j in range(len(CODES))], axis=1) + intercept
         trained = np.abs(coef).sum(axis=(1, 2)) > 0
         z = z - z.max(axis=2, keepdims=True)
         p = np.exp(z) / np.exp(z).sum(axis=2, keepdims=True)

@@ -120,3 +120,67 @@ def test_heads_trained_twice_agree_when_embeddings_differ_by_rounding():
     a = CodeHeads(threshold_folds=0, tfidf_weight=0.0).fit(f.X, presence, valence, groups)
     b = CodeHeads(threshold_folds=0, tfidf_weight=0.0).fit(rounded, presence, valence, groups)
     assert np.abs(a.predict_proba(f.X) - b.predict_proba(f.X)).max() < 1e-3
+
+
+def test_valence_reads_the_evidence_sentence():
+    """A passage that shows a code in one sentence and its lack in another: with valence_evidence
+    the valence follows the sentence the presence head picks as evidence, not the passage's mean."""
+    rng = np.random.default_rng(0)
+    d, n = 8, 240
+    shows, lacks, filler, marker = np.eye(d)[:4]
+    present = np.arange(n) % 3 > 0
+    valence_of = rng.choice(["+", "-"], n)
+    sentence_X, owner = [], []
+    for i in range(n):
+        if present[i]:
+            # the code's sentence leans to + or -, the other sentence the opposite way, so every
+            # present passage has the same mean: only the evidence sentence tells the valence
+            own, other = (shows, lacks) if valence_of[i] == "+" else (lacks, shows)
+            rows = [2 * marker + own, filler + other]
+        else:
+            rows = [filler + 0.5 * (shows + lacks), filler]
+        sentence_X += [r + 0.05 * rng.standard_normal(d) for r in rows]
+        owner += [i, i]
+    sentence_X, owner = np.array(sentence_X), np.array(owner)
+    X = np.zeros((n, d))
+    np.add.at(X, owner, sentence_X)
+    X /= 2
+    presence = np.zeros((n, len(CODES)), dtype=int)
+    presence[:, 0] = present
+    presence[: n // 4, 1:] = 1  # the other codes only need both classes
+    valence = np.full(presence.shape, "", dtype=object)
+    valence[present, 0] = valence_of[present]
+    valence[: n // 4, 1:] = "+"
+    groups = np.arange(n) % 6
+    train, test = np.arange(n) < 180, np.arange(n) >= 180
+    tr_s, te_s = np.isin(owner, np.flatnonzero(train)), np.isin(owner, np.flatnonzero(test))
+    shift = np.flatnonzero(test)[0]
+
+    with pytest.raises(ValueError, match="sentence_X"):
+        CodeHeads(valence_evidence=True).fit(X[train], presence[train], valence[train], groups[train])
+    plain = CodeHeads(threshold_folds=0).fit(X[train], presence[train], valence[train], groups[train])
+    heads = CodeHeads(threshold_folds=0, valence_evidence=True).fit(
+        X[train], presence[train], valence[train], groups[train], sentence_X=sentence_X[tr_s], owner=owner[tr_s])
+    got = heads.predict_valence_proba(X[test], sentence_X=sentence_X[te_s], owner=owner[te_s] - shift)
+    shown = present[test]
+
+    def accuracy(p):
+        return float(np.mean(np.array(["+", "-", "0"])[p[shown, 0].argmax(1)] == valence_of[test][shown]))
+
+    assert accuracy(got) >= 0.95
+    assert accuracy(plain.predict_valence_proba(X[test])) < 0.75
+    with pytest.raises(ValueError, match="sentence_X"):
+        heads.predict_valence_proba(X[test])
+
+
+def test_valence_evidence_survives_save_and_load(tmp_path, examples):
+    coder = PassageCoder(HashEncoder(), settings=CoderSettings(encoder="hashing.v1", threshold_folds=2,
+                                                               register_augment="", training_corpus=False))
+    coder.fit(examples)
+    assert coder.heads.valence_evidence and coder.heads.valence_coef_.shape[2] == 2 * coder.heads.coef_.shape[1]
+    coder.heads.save(tmp_path)
+    loaded = CodeHeads.load(tmp_path)
+    f = coder.features([e.text for e in examples[:6]], [e.company for e in examples[:6]])
+    assert loaded.valence_evidence
+    np.testing.assert_allclose(loaded.predict_valence_proba(f.X, f.texts, f.sentence_X, f.owner),
+                               coder.heads.predict_valence_proba(f.X, f.texts, f.sentence_X, f.owner), atol=1e-5)
