@@ -216,7 +216,8 @@ class CodeHeads(BaseEstimator):
 
     def _with_evidence(self, VX: np.ndarray, sentence_X: np.ndarray, owner: np.ndarray, j: int) -> np.ndarray:
         rows = self.evidence_rows(sentence_X, owner, len(VX), j)
-        E = np.where((rows >= 0)[:, None], sentence_X[np.maximum(rows, 0)] if len(sentence_X) else 0.0, 0.0)
+        E = np.zeros((len(VX), sentence_X.shape[1]))
+        E[rows >= 0] = sentence_X[rows[rows >= 0]]  # a passage without sentences reads zeros
         return np.hstack([VX, E])
 
     # -- prediction ----------------------------------------------------------------------

@@ -54,7 +54,7 @@ class CoderSettings:
     #: a TF-IDF valence head averaged with the dense one (needs tfidf_weight > 0)
     valence_tfidf: bool = True
     #: the dense valence head also reads the evidence sentence of the code (needs "sentences"
-    #: pooling): dev valence accuracy 0.864 against 0.830 with the passage alone (docs/EVALUATION.md)
+    #: pooling): dev valence accuracy 0.861 against 0.828 with the passage alone (docs/EVALUATION.md)
     valence_evidence: bool = True
     #: fine-tune the encoder on the training passages first (slow; saved in the model dir)
     finetune: bool = False
