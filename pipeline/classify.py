@@ -206,13 +206,7 @@ class CodeHeads(BaseEstimator):
     def evidence_rows(self, sentence_X: np.ndarray, owner: np.ndarray, n: int, j: int) -> np.ndarray:
         """Per passage, the index of its sentence that code j's dense head scores highest (-1: none),
         the sentence a coding shows as evidence."""
-        score = sentence_X @ self.coef_[j]
-        best = np.full(n, -1)
-        order = np.lexsort((-score, owner))  # by passage, best sentence first
-        first = np.ones(len(order), dtype=bool)
-        first[1:] = owner[order][1:] != owner[order][:-1]
-        best[owner[order][first]] = order[first]
-        return best
+        return best_sentences(sentence_X @ self.coef_[j], owner, n)
 
     def _with_evidence(self, VX: np.ndarray, sentence_X: np.ndarray, owner: np.ndarray, j: int) -> np.ndarray:
         rows = self.evidence_rows(sentence_X, owner, len(VX), j)
@@ -324,6 +318,18 @@ class CodeHeads(BaseEstimator):
                 if a in data.files:
                     setattr(heads, a, data[a].astype(np.float64))
         return heads
+
+
+def best_sentences(scores: np.ndarray, owner: np.ndarray, n: int) -> np.ndarray:
+    """Per passage (0..n-1), the index of its highest-scoring sentence (the first on ties; -1: none);
+    ``owner`` maps each sentence to its passage. The coder's evidence and the evidence-reading
+    valence heads both pick sentences with it, so valence reads the sentence a coding shows."""
+    best = np.full(n, -1)
+    order = np.lexsort((-np.asarray(scores), owner))  # by passage, best sentence first (stable on ties)
+    first = np.ones(len(order), dtype=bool)
+    first[1:] = owner[order][1:] != owner[order][:-1]
+    best[owner[order][first]] = order[first]
+    return best
 
 
 def _fold_tfidf(texts: list[str], train: np.ndarray, test: np.ndarray):

@@ -17,7 +17,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from pipeline.classify import CodeHeads
+from pipeline.classify import CodeHeads, best_sentences
 from pipeline.codebook_features import codebook_features
 from pipeline.embed import Encoder
 from pipeline.examples import Example, label_matrices
@@ -247,13 +247,16 @@ class PassageCoder:
         presence, valence = self.predict_features(f)
         presence = self._adapted([p.text for p in todo], presence, self.heads.thresholds_, adapters)
         sentence_logits = self._sentence_logits(f)
+        if sentence_logits is not None:
+            best = np.column_stack([best_sentences(sentence_logits[:, j], f.owner, len(todo))
+                                    for j in range(len(CODES))])
+            first = np.searchsorted(f.owner, np.arange(len(todo)))  # each passage's first sentence
         codings = []
         for i, p in enumerate(todo):
             coding = self._coding(p, presence[i], valence[i])
-            if sentence_logits is not None and coding.assigned:
-                rows = np.flatnonzero(f.owner == i)
-                for code in coding.assigned:
-                    a, b = f.spans[i][int(np.argmax(sentence_logits[rows, CODES.index(code)]))]
+            for code in coding.assigned if sentence_logits is not None else ():
+                if best[i, CODES.index(code)] >= 0:
+                    a, b = f.spans[i][best[i, CODES.index(code)] - first[i]]
                     coding.evidence[code] = (p.start + a, p.start + b)
             codings.append(coding)
         return codings
