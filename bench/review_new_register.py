@@ -55,21 +55,33 @@ def corpus_only_model(model_dir: Path = MODEL_DIR) -> str:
     return train_on(model_dir, examples, settings)
 
 
+def development_pools():
+    """(name, prepared pool, pool path, model dir) of the two pools the grids replay on seeds 100-104."""
+    from pipeline import paths
+    from pipeline.review.pool_simulation import prepare_pool
+
+    for name, pool, model_dir in (("thesis pool, corpus-only model", POOL, MODEL_DIR),
+                                  ("dev pool, shipped model", ROOT / "corpus" / "dev", paths.DEFAULT_MODEL)):
+        yield name, prepare_pool(pool, model_dir), pool, model_dir
+
+
+def replay_row(label: str, data, **settings) -> None:
+    """Replay development seeds 100-104 and print the gains after 50 and 100 answers."""
+    from pipeline.review.pool_simulation import PoolSimSettings, simulate_pool
+
+    r = simulate_pool(settings=PoolSimSettings(first_seed=100, seeds=5, **settings), data=data)
+    g = r["gain_after"]
+    print(f"{label}: start {r['start_kappa']:.3f} all {r['all_labels_kappa']:.3f}; after 50 active "
+          f"{g['50']['active']:+.3f} random {g['50']['random']:+.3f}; after 100 active "
+          f"{g['100']['active']:+.3f} random {g['100']['random']:+.3f}; to 95 % {r['labels_to_95']}", flush=True)
+
+
 def penalty_grid() -> None:
     """The adapter's penalties on development seeds 100-104 of both pools (docs/REVIEW.md)."""
-    from pipeline import paths
-    from pipeline.review.pool_simulation import PoolSimSettings, prepare_pool, simulate_pool
-
-    pools = {"thesis pool, corpus-only model": prepare_pool(POOL, MODEL_DIR),
-             "dev pool, shipped model": prepare_pool(ROOT / "corpus" / "dev", paths.DEFAULT_MODEL)}
-    for name, data in pools.items():
+    for name, data, _, _ in development_pools():
         for C in (4, 16, 64):
             for C_base in (1, 4, 16):
-                r = simulate_pool(settings=PoolSimSettings(first_seed=100, seeds=5, C=C, C_base=C_base), data=data)
-                g = r["gain_after"]
-                print(f"{name}: C={C} C_base={C_base} start {r['start_kappa']:.3f}; after 50 active "
-                      f"{g['50']['active']:+.3f} random {g['50']['random']:+.3f}; after 100 active "
-                      f"{g['100']['active']:+.3f} random {g['100']['random']:+.3f}; to 95 % {r['labels_to_95']}", flush=True)
+                replay_row(f"{name}: C={C} C_base={C_base}", data, C=C, C_base=C_base)
 
 
 def dense_grid() -> None:
@@ -78,23 +90,17 @@ def dense_grid() -> None:
 
     from pipeline import paths
     from pipeline.modeldir import load_model
-    from pipeline.review.pool_simulation import PoolData, PoolSimSettings, load_pool, prepare_pool, simulate_pool
+    from pipeline.review.pool_simulation import PoolData, load_pool
 
-    for name, pool, model_dir in (("thesis pool, corpus-only model", POOL, MODEL_DIR),
-                                  ("dev pool, shipped model", ROOT / "corpus" / "dev", paths.DEFAULT_MODEL)):
-        data = prepare_pool(pool, model_dir)
+    for name, data, pool, model_dir in development_pools():
         examples = load_pool(pool)
-        coder = load_model(model_dir, cache_path=paths.embedding_cache())
+        coder = load_model(model_dir, cache_path=paths.embedding_cache())  # features read from the cache
         X = coder.features([e.text for e in examples], [e.company for e in examples]).X[:, :coder.encoder.dim]
         X = X - X.mean(0)  # centred, so the adapter's bias stays the bias
         for scale in (0, 0.5, 1, 2, 4, 8, 16):
             rows = sparse.hstack([data.arrays["T"], sparse.csr_matrix(scale * X)]).tocsr() if scale else data.arrays["T"]
-            r = simulate_pool(settings=PoolSimSettings(first_seed=100, seeds=5),
-                              data=PoolData(data.pool, data.model_version, data.firms, {**data.arrays, "T": rows}, 0))
-            g = r["gain_after"]
-            print(f"{name}: dense scale {scale} start {r['start_kappa']:.3f} all {r['all_labels_kappa']:.3f}; after 50 "
-                  f"active {g['50']['active']:+.3f} random {g['50']['random']:+.3f}; after 100 active "
-                  f"{g['100']['active']:+.3f} random {g['100']['random']:+.3f}; to 95 % {r['labels_to_95']}", flush=True)
+            replay_row(f"{name}: dense scale {scale}", PoolData(data.pool, data.model_version, data.firms,
+                                                                 {**data.arrays, "T": rows}, 0))
 
 
 def main(argv=None) -> int:
